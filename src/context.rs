@@ -1,0 +1,124 @@
+//! The span context: the part of a span that crosses process boundaries.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+pub(crate) type Baggage = BTreeMap<String, String>;
+
+static NO_BAGGAGE: Baggage = BTreeMap::new();
+
+/// Identifies a span within its trace, and carries the trace's baggage.
+///
+/// Cloning is cheap: the baggage is shared.
+///
+/// ```
+/// let tracer = lightstep::global(); // a no-op tracer before `init`
+/// let span = tracer.span("work").start();
+/// let context = span.context();
+/// assert!(context.span_id() != 0 || !context.sampled());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SpanContext {
+    pub(crate) trace_id_high: u64,
+    pub(crate) trace_id: u64,
+    pub(crate) span_id: u64,
+    pub(crate) sampled: bool,
+    pub(crate) baggage: Option<Arc<Baggage>>,
+    /// The W3C `tracestate` received with this trace, passed on unchanged.
+    pub(crate) tracestate: Option<Arc<str>>,
+}
+
+impl SpanContext {
+    /// A context from its parts, for tests and for bridging other tracers.
+    ///
+    /// `trace_id` is the low 64 bits of the trace id, the part LightStep reports.
+    pub fn new(trace_id: u64, span_id: u64) -> SpanContext {
+        SpanContext::from_ids(0, trace_id, span_id, true)
+    }
+
+    pub(crate) const fn from_ids(
+        trace_id_high: u64,
+        trace_id: u64,
+        span_id: u64,
+        sampled: bool,
+    ) -> SpanContext {
+        SpanContext {
+            trace_id_high,
+            trace_id,
+            span_id,
+            sampled,
+            baggage: None,
+            tracestate: None,
+        }
+    }
+
+    /// The trace id as reported to LightStep (the low 64 bits of a 128-bit id).
+    pub fn trace_id(&self) -> u64 {
+        self.trace_id
+    }
+
+    /// The upper 64 bits of a 128-bit trace id received through B3 or W3C; 0 otherwise.
+    pub fn trace_id_high(&self) -> u64 {
+        self.trace_id_high
+    }
+
+    /// The span id.
+    pub fn span_id(&self) -> u64 {
+        self.span_id
+    }
+
+    /// Whether spans in this trace are recorded.
+    pub fn sampled(&self) -> bool {
+        self.sampled
+    }
+
+    /// The baggage items carried by this context.
+    pub fn baggage(&self) -> &BTreeMap<String, String> {
+        self.baggage.as_deref().unwrap_or(&NO_BAGGAGE)
+    }
+
+    /// One baggage item.
+    pub fn baggage_item(&self, key: &str) -> Option<&str> {
+        self.baggage().get(key).map(String::as_str)
+    }
+
+    /// The W3C `tracestate` received with this trace, if any.
+    pub fn tracestate(&self) -> Option<&str> {
+        self.tracestate.as_deref()
+    }
+
+    /// This context with `sampled` set as given.
+    pub fn with_sampled(mut self, sampled: bool) -> SpanContext {
+        self.sampled = sampled;
+        self
+    }
+
+    /// This context with one more baggage item.
+    pub fn with_baggage_item(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.set_baggage_item(key.into(), value.into());
+        self
+    }
+
+    pub(crate) fn set_baggage_item(&mut self, key: String, value: String) {
+        Arc::make_mut(self.baggage.get_or_insert_with(Default::default)).insert(key, value);
+    }
+}
+
+impl fmt::Debug for SpanContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("SpanContext");
+        if self.trace_id_high != 0 {
+            s.field(
+                "trace_id_high",
+                &format_args!("{:016x}", self.trace_id_high),
+            );
+        }
+        s.field("trace_id", &format_args!("{:016x}", self.trace_id))
+            .field("span_id", &format_args!("{:016x}", self.span_id))
+            .field("sampled", &self.sampled)
+            .field("baggage", self.baggage())
+            .field("tracestate", &self.tracestate)
+            .finish()
+    }
+}

@@ -1,0 +1,83 @@
+//! The crate's one error type.
+
+use std::fmt;
+
+/// Everything that can go wrong in this crate.
+///
+/// No variant ever carries the access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// An option or `LIGHTSTEP_*` variable has a value the tracer cannot use.
+    InvalidOption {
+        /// The option or environment variable at fault.
+        option: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// [`init`](crate::init) was called when a global tracer was already installed.
+    AlreadyInitialized,
+    /// A carrier held none of the keys of the format asked for.
+    SpanContextNotFound,
+    /// A carrier held a span context that could not be read.
+    SpanContextCorrupted {
+        /// The propagation format that was reading it.
+        format: &'static str,
+        /// The carrier key (or part) that was bad.
+        key: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// Sending a report failed before the collector answered.
+    Transport(String),
+    /// The collector answered with an error.
+    Collector(String),
+    /// An operation did not finish within its time bound.
+    Timeout,
+    /// The tracer is closed (or disabled) and cannot do what was asked.
+    Closed,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidOption { option, reason } => {
+                write!(f, "invalid option {option}: {reason}")
+            }
+            Error::AlreadyInitialized => f.write_str("the global tracer is already initialized"),
+            Error::SpanContextNotFound => f.write_str("no span context found in the carrier"),
+            Error::SpanContextCorrupted {
+                format,
+                key,
+                reason,
+            } => write!(f, "corrupted {format} span context at `{key}`: {reason}"),
+            Error::Transport(reason) => write!(f, "transport error: {reason}"),
+            Error::Collector(reason) => write!(f, "collector error: {reason}"),
+            Error::Timeout => f.write_str("timed out"),
+            Error::Closed => f.write_str("the tracer is closed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl Error {
+    pub(crate) fn invalid(option: &'static str, reason: impl Into<String>) -> Error {
+        Error::InvalidOption {
+            option,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn corrupted(
+        format: &'static str,
+        key: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Error {
+        Error::SpanContextCorrupted {
+            format,
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Events the tracer reports about itself, and the global handler that receives them.
+
+use crate::Error;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+/// Something the tracer wants its user to know.
+///
+/// Delivered to the handler set with [`set_global_event_handler`], mostly from the
+/// reporter thread. Every event is `Display`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// A report reached the collector.
+    StatusReport(StatusReport),
+    /// Runtime metrics were sent.
+    MetricsStatusReport(MetricsStatusReport),
+    /// Something failed; see [`ErrorEvent::kind`].
+    Error(ErrorEvent),
+    /// The tracer was disabled (by the collector or by [`Tracer::disable`](crate::Tracer::disable))
+    /// and records nothing more.
+    TracerDisabled,
+    /// A tracer could not start.
+    StartError(Error),
+    /// A value could not be sent as given and was converted.
+    UnsupportedValue(UnsupportedValue),
+    /// No component name was set; the one shown is used instead.
+    MissingService(MissingService),
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::StatusReport(r) => r.fmt(f),
+            Event::MetricsStatusReport(r) => {
+                write!(f, "metrics status report: sent {} metrics", r.sent_metrics)
+            }
+            Event::Error(e) => e.fmt(f),
+            Event::TracerDisabled => f.write_str("the tracer is disabled"),
+            Event::StartError(e) => write!(f, "the tracer could not start: {e}"),
+            Event::UnsupportedValue(v) => write!(
+                f,
+                "unsupported value for `{}`: {} (sent as {:?})",
+                v.key, v.reason, v.sent_as
+            ),
+            Event::MissingService(m) => write!(
+                f,
+                "no component name was set; reporting as `{}`",
+                m.default_name
+            ),
+        }
+    }
+}
+
+/// The outcome of one report that the collector accepted.
+#[derive(Debug, Clone)]
+pub struct StatusReport {
+    pub(crate) start_time: SystemTime,
+    pub(crate) finish_time: SystemTime,
+    pub(crate) sent_spans: u64,
+    pub(crate) dropped_spans: u64,
+    pub(crate) encoding_errors: u64,
+    pub(crate) flush_duration: Duration,
+}
+
+impl StatusReport {
+    /// Start of the period this report covers.
+    pub fn start_time(&self) -> SystemTime {
+        self.start_time
+    }
+    /// End of the period this report covers.
+    pub fn finish_time(&self) -> SystemTime {
+        self.finish_time
+    }
+    /// Spans the collector accepted in this report.
+    pub fn sent_spans(&self) -> u64 {
+        self.sent_spans
+    }
+    /// Spans dropped since the previous accepted report (the `spans.dropped` sent).
+    pub fn dropped_spans(&self) -> u64 {
+        self.dropped_spans
+    }
+    /// Log fields that could not be encoded as given.
+    pub fn encoding_errors(&self) -> u64 {
+        self.encoding_errors
+    }
+    /// How long encoding and sending took.
+    pub fn flush_duration(&self) -> Duration {
+        self.flush_duration
+    }
+}
+
+impl fmt::Display for StatusReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "status report: sent {} spans, dropped {}, {} encoding errors, in {:?}",
+            self.sent_spans, self.dropped_spans, self.encoding_errors, self.flush_duration
+        )
+    }
+}
+
+/// The outcome of one runtime-metrics report.
+#[derive(Debug, Clone)]
+pub struct MetricsStatusReport {
+    pub(crate) sent_metrics: u64,
+}
+
+impl MetricsStatusReport {
+    /// How many metric samples were sent.
+    pub fn sent_metrics(&self) -> u64 {
+        self.sent_metrics
+    }
+}
+
+/// What kind of failure an [`ErrorEvent`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The collector could not be reached (refused, unresolvable, TLS failure).
+    Connection,
+    /// A report could not be delivered; the state says at which step.
+    Flush(FlushState),
+}
+
+/// Where a flush failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlushState {
+    /// Sending or receiving failed (timeout, reset, truncated reply).
+    Transport,
+    /// The collector answered with an error status or error messages.
+    Report,
+    /// The tracer was already closed.
+    Closed,
+    /// The tracer was disabled.
+    Disabled,
+}
+
+/// A failure inside the tracer.
+#[derive(Debug, Clone)]
+pub struct ErrorEvent {
+    pub(crate) kind: ErrorKind,
+    pub(crate) error: Error,
+}
+
+impl ErrorEvent {
+    pub(crate) fn new(kind: ErrorKind, error: Error) -> ErrorEvent {
+        ErrorEvent { kind, error }
+    }
+    /// What failed.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+    /// The underlying error.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+}
+
+impl fmt::Display for ErrorEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            ErrorKind::Connection => write!(f, "connection error: {}", self.error),
+            ErrorKind::Flush(state) => {
+                let state = match state {
+                    FlushState::Transport => "transport",
+                    FlushState::Report => "report",
+                    FlushState::Closed => "closed",
+                    FlushState::Disabled => "disabled",
+                };
+                write!(f, "flush error ({state}): {}", self.error)
+            }
+        }
+    }
+}
+
+impl std::error::Error for ErrorEvent {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// A value that was converted before sending.
+#[derive(Debug, Clone)]
+pub struct UnsupportedValue {
+    pub(crate) key: String,
+    pub(crate) reason: &'static str,
+    pub(crate) sent_as: String,
+}
+
+impl UnsupportedValue {
+    /// The tag or log key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+    /// Why it could not be sent as given.
+    pub fn reason(&self) -> &str {
+        self.reason
+    }
+}
+
+/// The component name chosen when none was configured.
+#[derive(Debug, Clone)]
+pub struct MissingService {
+    pub(crate) default_name: String,
+}
+
+impl MissingService {
+    /// The name reported instead.
+    pub fn default_name(&self) -> &str {
+        &self.default_name
+    }
+}
+
+type Handler = Arc<dyn Fn(&Event) + Send + Sync + 'static>;
+
+static HANDLER: RwLock<Option<Handler>> = RwLock::new(None);
+static LOGGED_FIRST_ERROR: AtomicBool = AtomicBool::new(false);
+
+/// Sends every event of every tracer in this process to `handler`.
+///
+/// Set it before [`init`](crate::init) to see start-up events. Until one is set, the
+/// first error event is printed to standard error and the rest are ignored. A handler
+/// that panics is caught: the tracer keeps working.
+///
+/// ```
+/// lightstep::set_global_event_handler(|event| match event {
+///     lightstep::Event::StatusReport(r) => eprintln!("dropped {}", r.dropped_spans()),
+///     other => eprintln!("tracer: {other}"),
+/// });
+/// ```
+pub fn set_global_event_handler(handler: impl Fn(&Event) + Send + Sync + 'static) {
+    let handler: Handler = Arc::new(handler);
+    match HANDLER.write() {
+        Ok(mut slot) => *slot = Some(handler),
+        Err(poisoned) => *poisoned.into_inner() = Some(handler),
+    }
+}
+
+/// Delivers one event to the handler, never letting its panic escape.
+pub(crate) fn emit(event: Event) {
+    let handler = match HANDLER.read() {
+        Ok(slot) => slot.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    match handler {
+        Some(handler) => {
+            let _ = catch_unwind(AssertUnwindSafe(|| handler(&event)));
+        }
+        None => {
+            if matches!(event, Event::Error(_) | Event::StartError(_))
+                && !LOGGED_FIRST_ERROR.swap(true, Ordering::Relaxed)
+            {
+                eprintln!("lightstep: {event} (further errors are not printed; set an event handler to see them)");
+            }
+        }
+    }
+}

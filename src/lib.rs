@@ -1,0 +1,130 @@
+//! The LightStep distributed tracing client for Rust: blocking, runtime-free, minimal.
+//!
+//! Finished spans leave the caller's thread through a bounded channel, without blocking
+//! and without touching the network; one reporter thread (`lightstep-reporter`) batches
+//! them into protobuf reports and sends them over HTTP. Every span is either delivered or
+//! counted as dropped ([`Tracer::stats`], [`Event::StatusReport`]).
+//!
+//! ```no_run
+//! fn main() -> Result<(), lightstep::Error> {
+//!     lightstep::set_global_event_handler(|event| match event {
+//!         lightstep::Event::StatusReport(r) => eprintln!("dropped {}", r.dropped_spans()),
+//!         lightstep::Event::Error(e) => eprintln!("tracer error: {e}"),
+//!         other => eprintln!("tracer: {other}"),
+//!     });
+//!     lightstep::init(lightstep::Options::new("YourAccessToken").component_name("my-cli"))?;
+//!     {
+//!         let _req = lightstep::span!("handle_request", "user.id" => 42, "cached" => false);
+//!         let _db = lightstep::span!("db.query"); // child of handle_request, by itself
+//!     }
+//!     lightstep::close(); // flushes; bounded by close_timeout
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Cargo features: `collector` (a local collector for tests and debugging,
+//! [`collector::LocalCollector`]).
+#![warn(missing_docs)]
+
+mod active;
+mod context;
+mod encode;
+mod error;
+mod event;
+mod identity;
+mod ids;
+mod options;
+mod propagation;
+pub mod proto;
+mod record;
+mod reporter;
+mod span;
+mod stats;
+mod tracer;
+mod transport;
+mod value;
+
+#[cfg(feature = "collector")]
+pub mod collector;
+
+pub use context::SpanContext;
+pub use error::Error;
+pub use event::{
+    set_global_event_handler, ErrorEvent, ErrorKind, Event, FlushState, MetricsStatusReport,
+    MissingService, StatusReport, UnsupportedValue,
+};
+pub use options::{Options, DEFAULT_COLLECTOR_URL};
+pub use propagation::{Extractor, Injector, Propagator};
+pub use span::{ActiveSpan, Span, SpanBuilder};
+pub use stats::Stats;
+pub use tracer::Tracer;
+pub use value::Value;
+
+use event::{emit, ErrorEvent as ErrorEventInner};
+use std::sync::{Mutex, OnceLock};
+
+static GLOBAL: OnceLock<Tracer> = OnceLock::new();
+static NOOP: Tracer = Tracer::noop();
+static INIT: Mutex<()> = Mutex::new(());
+
+/// Validates `options`, starts the reporter thread and installs the global tracer.
+///
+/// A second call returns [`Error::AlreadyInitialized`]. Failures are also sent to the
+/// event handler as [`Event::StartError`].
+pub fn init(options: Options) -> Result<Tracer, Error> {
+    let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if GLOBAL.get().is_some() {
+        emit(Event::StartError(Error::AlreadyInitialized));
+        return Err(Error::AlreadyInitialized);
+    }
+    let inner = match tracer::Inner::start(options) {
+        Ok(inner) => inner,
+        Err(error) => {
+            emit(Event::StartError(error.clone()));
+            return Err(error);
+        }
+    };
+    let tracer = GLOBAL.get_or_init(|| Tracer::global(Box::leak(Box::new(inner))));
+    Ok(tracer.clone())
+}
+
+/// The global tracer, or a no-op tracer (spans cost almost nothing and go nowhere)
+/// before [`init`].
+pub fn global() -> Tracer {
+    __global_ref().clone()
+}
+
+#[doc(hidden)]
+/// The global tracer by reference, for `span!`.
+pub fn __global_ref() -> &'static Tracer {
+    GLOBAL.get().unwrap_or(&NOOP)
+}
+
+/// Sends the global tracer's finished spans, waiting at most its `close_timeout`.
+/// Failures go to the event handler.
+pub fn flush() {
+    let tracer = __global_ref();
+    if let Err(error) = tracer.flush(tracer.close_timeout()) {
+        report_static_failure(error);
+    }
+}
+
+/// Flushes and stops the global tracer, waiting at most its `close_timeout`.
+/// Failures go to the event handler; calling it again does nothing.
+pub fn close() {
+    let tracer = __global_ref();
+    if let Err(error) = tracer.close(tracer.close_timeout()) {
+        report_static_failure(error);
+    }
+}
+
+fn report_static_failure(error: Error) {
+    let state = match error {
+        Error::Closed => FlushState::Closed,
+        _ => FlushState::Transport,
+    };
+    emit(Event::Error(ErrorEventInner::new(
+        ErrorKind::Flush(state),
+        error,
+    )));
+}

@@ -1,0 +1,600 @@
+//! Tracer configuration: the `Options` builder, its defaults, validation and `from_env`.
+
+use crate::propagation::Propagator;
+use crate::{Error, Value};
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+/// The LightStep public collector.
+pub const DEFAULT_COLLECTOR_URL: &str = "https://collector.lightstep.com:443";
+
+/// How reports travel to the collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Http,
+    Grpc,
+}
+
+/// Configuration of a tracer, built with chained setters.
+///
+/// ```
+/// use std::time::Duration;
+/// let options = lightstep::Options::new("YourAccessToken")
+///     .component_name("my-cli")
+///     .tag("deployment", "canary")
+///     .max_reporting_period(Duration::from_secs(5));
+/// // The token never shows in `Debug` output.
+/// assert!(!format!("{options:?}").contains("YourAccessToken"));
+/// ```
+#[derive(Clone)]
+pub struct Options {
+    pub(crate) access_token: String,
+    pub(crate) component_name: Option<String>,
+    pub(crate) collector_url: String,
+    pub(crate) tags: Vec<(Cow<'static, str>, Value)>,
+    pub(crate) transport: Transport,
+    pub(crate) max_buffered_spans: usize,
+    pub(crate) min_reporting_period: Duration,
+    pub(crate) max_reporting_period: Duration,
+    pub(crate) report_timeout: Duration,
+    pub(crate) close_timeout: Duration,
+    pub(crate) max_log_key_len: usize,
+    pub(crate) max_log_value_len: usize,
+    pub(crate) max_logs_per_span: usize,
+    pub(crate) drop_span_logs: bool,
+    pub(crate) propagators: Vec<Propagator>,
+    pub(crate) root_certificates_pem: Option<Vec<u8>>,
+    pub(crate) max_report_bytes: usize,
+}
+
+impl Options {
+    /// Default for [`max_buffered_spans`](Options::max_buffered_spans).
+    pub const DEFAULT_MAX_BUFFERED_SPANS: usize = 100_000;
+    /// Default for [`min_reporting_period`](Options::min_reporting_period).
+    pub const DEFAULT_MIN_REPORTING_PERIOD: Duration = Duration::from_millis(500);
+    /// Default for [`max_reporting_period`](Options::max_reporting_period).
+    pub const DEFAULT_MAX_REPORTING_PERIOD: Duration = Duration::from_millis(2500);
+    /// Default for [`report_timeout`](Options::report_timeout).
+    pub const DEFAULT_REPORT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default for [`close_timeout`](Options::close_timeout).
+    pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Default for [`max_report_bytes`](Options::max_report_bytes): the collector's limit.
+    pub const DEFAULT_MAX_REPORT_BYTES: usize = 4 * 1024 * 1024;
+
+    /// Options with the given access token and every other setting at its default.
+    pub fn new(access_token: impl Into<String>) -> Options {
+        Options {
+            access_token: access_token.into(),
+            component_name: None,
+            collector_url: DEFAULT_COLLECTOR_URL.to_owned(),
+            tags: Vec::new(),
+            transport: Transport::Http,
+            max_buffered_spans: Self::DEFAULT_MAX_BUFFERED_SPANS,
+            min_reporting_period: Self::DEFAULT_MIN_REPORTING_PERIOD,
+            max_reporting_period: Self::DEFAULT_MAX_REPORTING_PERIOD,
+            report_timeout: Self::DEFAULT_REPORT_TIMEOUT,
+            close_timeout: Self::DEFAULT_CLOSE_TIMEOUT,
+            max_log_key_len: 256,
+            max_log_value_len: 1024,
+            max_logs_per_span: 500,
+            drop_span_logs: false,
+            propagators: vec![Propagator::LightStep],
+            root_certificates_pem: None,
+            max_report_bytes: Self::DEFAULT_MAX_REPORT_BYTES,
+        }
+    }
+
+    /// Options read from the `LIGHTSTEP_*` environment variables, defaults elsewhere.
+    ///
+    /// | variable | meaning |
+    /// |---|---|
+    /// | `LIGHTSTEP_ACCESS_TOKEN` | the access token |
+    /// | `LIGHTSTEP_COMPONENT_NAME` | [`component_name`](Options::component_name) |
+    /// | `LIGHTSTEP_COLLECTOR_URL` | [`collector_url`](Options::collector_url) |
+    /// | `LIGHTSTEP_TRANSPORT` | `http` or `grpc` |
+    /// | `LIGHTSTEP_PROPAGATORS` | comma list of `lightstep`, `b3`, `tracecontext` |
+    /// | `LIGHTSTEP_TAGS` | reporter tags as `k=v,k=v` |
+    ///
+    /// A bad value is an [`Error::InvalidOption`] naming the variable.
+    pub fn from_env() -> Result<Options, Error> {
+        Options::from_lookup(|name| std::env::var_os(name))
+    }
+
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<Options, Error> {
+        let var = |name: &'static str| -> Result<Option<String>, Error> {
+            match lookup(name) {
+                None => Ok(None),
+                Some(raw) => raw
+                    .into_string()
+                    .map(Some)
+                    .map_err(|_| Error::invalid(name, "not valid UTF-8")),
+            }
+        };
+        let mut options = Options::new(var("LIGHTSTEP_ACCESS_TOKEN")?.unwrap_or_default());
+        if let Some(name) = var("LIGHTSTEP_COMPONENT_NAME")? {
+            options = options.component_name(name);
+        }
+        if let Some(url) = var("LIGHTSTEP_COLLECTOR_URL")? {
+            parse_collector_url(&url).map_err(|e| Error::invalid("LIGHTSTEP_COLLECTOR_URL", e))?;
+            options = options.collector_url(url);
+        }
+        if let Some(transport) = var("LIGHTSTEP_TRANSPORT")? {
+            options = match transport.trim().to_ascii_lowercase().as_str() {
+                "http" => options.use_http(),
+                "grpc" => options.use_grpc(),
+                _ => {
+                    return Err(Error::invalid(
+                        "LIGHTSTEP_TRANSPORT",
+                        "expected `http` or `grpc`",
+                    ))
+                }
+            };
+        }
+        if let Some(list) = var("LIGHTSTEP_PROPAGATORS")? {
+            let mut propagators = Vec::new();
+            for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                let propagator = name.parse::<Propagator>().map_err(|_| {
+                    Error::invalid(
+                        "LIGHTSTEP_PROPAGATORS",
+                        format!(
+                            "unknown propagator `{name}` (expected lightstep, b3 or tracecontext)"
+                        ),
+                    )
+                })?;
+                propagators.push(propagator);
+            }
+            if propagators.is_empty() {
+                return Err(Error::invalid(
+                    "LIGHTSTEP_PROPAGATORS",
+                    "no propagator named",
+                ));
+            }
+            options.propagators = propagators;
+        }
+        if let Some(tags) = var("LIGHTSTEP_TAGS")? {
+            for pair in tags.split(',').filter(|p| !p.trim().is_empty()) {
+                let Some((key, value)) = pair.split_once('=') else {
+                    return Err(Error::invalid(
+                        "LIGHTSTEP_TAGS",
+                        format!("`{pair}` is not of the form key=value"),
+                    ));
+                };
+                let key = key.trim();
+                if key.is_empty() {
+                    return Err(Error::invalid("LIGHTSTEP_TAGS", "a tag has an empty key"));
+                }
+                options = options.tag(key.to_owned(), value.trim().to_owned());
+            }
+        }
+        Ok(options)
+    }
+
+    /// The service name reported as `lightstep.component_name`. Default: the executable's name.
+    pub fn component_name(mut self, name: impl Into<String>) -> Self {
+        self.component_name = Some(name.into());
+        self
+    }
+
+    /// Where reports go: `https://host[:port]` (TLS, verified) or `http://host[:port]`
+    /// (plaintext). Default [`DEFAULT_COLLECTOR_URL`].
+    pub fn collector_url(mut self, url: impl Into<String>) -> Self {
+        self.collector_url = url.into();
+        self
+    }
+
+    /// A reporter tag, sent with every report (`lightstep.guid` is refused at init).
+    pub fn tag(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// Report with protobuf over HTTP (the default).
+    pub fn use_http(mut self) -> Self {
+        self.transport = Transport::Http;
+        self
+    }
+
+    /// Report with protobuf over gRPC; needs the cargo feature `grpc`.
+    pub fn use_grpc(mut self) -> Self {
+        self.transport = Transport::Grpc;
+        self
+    }
+
+    /// The most finished spans the tracer holds before dropping (and counting) new ones.
+    /// Default [`DEFAULT_MAX_BUFFERED_SPANS`](Options::DEFAULT_MAX_BUFFERED_SPANS).
+    pub fn max_buffered_spans(mut self, spans: usize) -> Self {
+        self.max_buffered_spans = spans;
+        self
+    }
+
+    /// Reports are never sent more often than this, except on flush and close.
+    pub fn min_reporting_period(mut self, period: Duration) -> Self {
+        self.min_reporting_period = period;
+        self
+    }
+
+    /// Pending spans are sent at least this often.
+    pub fn max_reporting_period(mut self, period: Duration) -> Self {
+        self.max_reporting_period = period;
+        self
+    }
+
+    /// The bound on one HTTP request to the collector (connect, send and read).
+    pub fn report_timeout(mut self, timeout: Duration) -> Self {
+        self.report_timeout = timeout;
+        self
+    }
+
+    /// The bound on [`close`](crate::close) for the global tracer.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Log field keys longer than this many bytes are cut (on a char boundary, with "…").
+    pub fn max_log_key_len(mut self, len: usize) -> Self {
+        self.max_log_key_len = len;
+        self
+    }
+
+    /// Log field values longer than this many bytes are cut (on a char boundary, with "…").
+    pub fn max_log_value_len(mut self, len: usize) -> Self {
+        self.max_log_value_len = len;
+        self
+    }
+
+    /// A span keeps at most this many logs: the first and the newest, plus one log saying
+    /// how many were dropped.
+    pub fn max_logs_per_span(mut self, logs: usize) -> Self {
+        self.max_logs_per_span = logs;
+        self
+    }
+
+    /// Discard every span log.
+    pub fn drop_span_logs(mut self, drop: bool) -> Self {
+        self.drop_span_logs = drop;
+        self
+    }
+
+    /// The propagation formats used by inject (all of them) and extract (the first that
+    /// finds a context). Default `[Propagator::LightStep]`.
+    pub fn propagators(mut self, propagators: &[Propagator]) -> Self {
+        self.propagators = propagators.to_vec();
+        self
+    }
+
+    /// Trust these PEM certificates (instead of the built-in web roots) for `https://`.
+    pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates_pem = Some(pem.into());
+        self
+    }
+
+    /// The largest request body sent; bigger batches are split. Default 4 MiB.
+    pub fn max_report_bytes(mut self, bytes: usize) -> Self {
+        self.max_report_bytes = bytes;
+        self
+    }
+
+    /// Checks every setting; called by `init` and `Tracer::new`.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let url = parse_collector_url(&self.collector_url)
+            .map_err(|e| Error::invalid("collector_url", e))?;
+        if self.access_token.trim().is_empty() && url.host == "collector.lightstep.com" {
+            return Err(Error::invalid(
+                "access_token",
+                "an access token is required to report to the LightStep collector",
+            ));
+        }
+        if self.access_token.chars().any(|c| c.is_control()) {
+            return Err(Error::invalid(
+                "access_token",
+                "contains control characters",
+            ));
+        }
+        if self.transport == Transport::Grpc {
+            return Err(Error::invalid(
+                "use_grpc",
+                "the gRPC transport needs the cargo feature `grpc`, which this build lacks",
+            ));
+        }
+        if self.max_buffered_spans == 0 {
+            return Err(Error::invalid("max_buffered_spans", "must be at least 1"));
+        }
+        if self.max_buffered_spans > 1 << 24 {
+            return Err(Error::invalid(
+                "max_buffered_spans",
+                "must be at most 16777216",
+            ));
+        }
+        for (name, value) in [
+            ("min_reporting_period", self.min_reporting_period),
+            ("max_reporting_period", self.max_reporting_period),
+            ("report_timeout", self.report_timeout),
+            ("close_timeout", self.close_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(Error::invalid(name, "must be longer than zero"));
+            }
+            if value > Duration::from_secs(24 * 3600) {
+                return Err(Error::invalid(name, "must be at most one day"));
+            }
+        }
+        if self.min_reporting_period > self.max_reporting_period {
+            return Err(Error::invalid(
+                "min_reporting_period",
+                "must not exceed max_reporting_period",
+            ));
+        }
+        if self.max_log_key_len < 4 || self.max_log_value_len < 4 {
+            return Err(Error::invalid(
+                "max_log_key_len",
+                "log key and value limits must be at least 4 bytes",
+            ));
+        }
+        if self.max_logs_per_span < 2 {
+            return Err(Error::invalid("max_logs_per_span", "must be at least 2"));
+        }
+        if self.max_report_bytes < 1024 {
+            return Err(Error::invalid("max_report_bytes", "must be at least 1024"));
+        }
+        if self.propagators.is_empty() {
+            return Err(Error::invalid(
+                "propagators",
+                "at least one propagator is needed",
+            ));
+        }
+        for (key, _) in &self.tags {
+            if key.is_empty() {
+                return Err(Error::invalid("tag", "a reporter tag has an empty key"));
+            }
+            if key == "lightstep.guid" {
+                return Err(Error::invalid(
+                    "tag",
+                    "`lightstep.guid` is set by the tracer and cannot be a tag",
+                ));
+            }
+        }
+        if let Some(name) = &self.component_name {
+            if name.trim().is_empty() {
+                return Err(Error::invalid("component_name", "must not be empty"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field(
+                "access_token",
+                &if self.access_token.is_empty() {
+                    "<empty>"
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("component_name", &self.component_name)
+            .field("collector_url", &self.collector_url)
+            .field("tags", &self.tags)
+            .field("transport", &self.transport)
+            .field("max_buffered_spans", &self.max_buffered_spans)
+            .field("min_reporting_period", &self.min_reporting_period)
+            .field("max_reporting_period", &self.max_reporting_period)
+            .field("report_timeout", &self.report_timeout)
+            .field("close_timeout", &self.close_timeout)
+            .field("max_log_key_len", &self.max_log_key_len)
+            .field("max_log_value_len", &self.max_log_value_len)
+            .field("max_logs_per_span", &self.max_logs_per_span)
+            .field("drop_span_logs", &self.drop_span_logs)
+            .field("propagators", &self.propagators)
+            .field(
+                "root_certificates_pem",
+                &self.root_certificates_pem.as_ref().map(|pem| pem.len()),
+            )
+            .field("max_report_bytes", &self.max_report_bytes)
+            .finish()
+    }
+}
+
+/// A collector URL taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CollectorUrl<'a> {
+    pub(crate) tls: bool,
+    pub(crate) host: &'a str,
+    pub(crate) port: u16,
+    /// The path prefix, without a trailing slash ("" for none).
+    pub(crate) path: &'a str,
+}
+
+/// Parses `http(s)://host[:port][/path]`, with IPv6 hosts in brackets.
+pub(crate) fn parse_collector_url(url: &str) -> Result<CollectorUrl<'_>, String> {
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(format!("`{url}` must start with http:// or https://"));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    if authority.contains('@') || path.contains(['?', '#']) {
+        return Err(format!(
+            "`{url}` may not carry credentials, a query or a fragment"
+        ));
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let end = v6
+            .find(']')
+            .ok_or_else(|| format!("`{url}` has an unclosed IPv6 bracket"))?;
+        let port = v6[end + 1..].strip_prefix(':');
+        (&authority[..end + 2], port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._[]:".contains(c));
+    if !host_ok {
+        return Err(format!("`{url}` has no valid host"));
+    }
+    let port = match port {
+        None => {
+            if tls {
+                443
+            } else {
+                80
+            }
+        }
+        Some(p) => match p.parse::<u16>() {
+            Ok(p) if p != 0 => p,
+            _ => return Err(format!("`{url}` has an invalid port")),
+        },
+    };
+    if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("`{url}` has an invalid path"));
+    }
+    Ok(CollectorUrl {
+        tls,
+        host,
+        port,
+        path,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn urls_are_taken_apart() {
+        let url = parse_collector_url("https://collector.lightstep.com:443").unwrap();
+        assert_eq!(
+            (url.tls, url.host, url.port, url.path),
+            (true, "collector.lightstep.com", 443, "")
+        );
+        let url = parse_collector_url("http://127.0.0.1:8360/base/").unwrap();
+        assert_eq!(
+            (url.tls, url.host, url.port, url.path),
+            (false, "127.0.0.1", 8360, "/base")
+        );
+        let url = parse_collector_url("http://[::1]:9").unwrap();
+        assert_eq!((url.host, url.port), ("[::1]", 9));
+        assert_eq!(parse_collector_url("https://h").unwrap().port, 443);
+        for bad in [
+            "",
+            "collector:443",
+            "ftp://x",
+            "http://",
+            "http://host:0",
+            "http://host:99999",
+            "http://host:port",
+            "http://user@host",
+            "http://ho st",
+            "http://[::1",
+            "http://host/a?b",
+        ] {
+            assert!(parse_collector_url(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Result<Options, Error> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Options::from_lookup(|name| map.get(name).map(Into::into))
+    }
+
+    #[test]
+    fn environment_is_read() {
+        let options = env(&[
+            ("LIGHTSTEP_ACCESS_TOKEN", "tok"),
+            ("LIGHTSTEP_COMPONENT_NAME", "svc"),
+            ("LIGHTSTEP_COLLECTOR_URL", "http://127.0.0.1:1"),
+            ("LIGHTSTEP_TRANSPORT", "HTTP"),
+            ("LIGHTSTEP_PROPAGATORS", "b3, lightstep"),
+            ("LIGHTSTEP_TAGS", "a=1, b = two"),
+        ])
+        .unwrap();
+        assert_eq!(options.access_token, "tok");
+        assert_eq!(options.component_name.as_deref(), Some("svc"));
+        assert_eq!(
+            options.propagators,
+            vec![Propagator::B3, Propagator::LightStep]
+        );
+        assert_eq!(options.tags.len(), 2);
+        assert_eq!(
+            options.tags[1],
+            ("b".into(), Value::from("two".to_string()))
+        );
+        options.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_environment_names_the_variable_not_the_token() {
+        for (name, value) in [
+            ("LIGHTSTEP_TRANSPORT", "carrier-pigeon"),
+            ("LIGHTSTEP_PROPAGATORS", "zipkin"),
+            ("LIGHTSTEP_PROPAGATORS", ","),
+            ("LIGHTSTEP_TAGS", "novalue"),
+            ("LIGHTSTEP_TAGS", "=v"),
+            ("LIGHTSTEP_COLLECTOR_URL", "collector:443"),
+        ] {
+            let err =
+                env(&[("LIGHTSTEP_ACCESS_TOKEN", "secret-token"), (name, value)]).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains(name), "{text}");
+            assert!(!text.contains("secret-token"), "{text}");
+        }
+    }
+
+    #[test]
+    fn validation_refuses_absurd_values() {
+        let ok = || Options::new("t");
+        ok().validate().unwrap();
+        let cases: Vec<(Options, &str)> = vec![
+            (Options::new(""), "access_token"),
+            (ok().collector_url("nope"), "collector_url"),
+            (ok().max_buffered_spans(0), "max_buffered_spans"),
+            (ok().tag("lightstep.guid", "x"), "tag"),
+            (
+                ok().min_reporting_period(Duration::ZERO),
+                "min_reporting_period",
+            ),
+            (
+                ok().max_reporting_period(Duration::from_secs(1 << 40)),
+                "max_reporting_period",
+            ),
+            (
+                ok().min_reporting_period(Duration::from_secs(9)),
+                "min_reporting_period",
+            ),
+            (ok().report_timeout(Duration::ZERO), "report_timeout"),
+            (ok().max_report_bytes(10), "max_report_bytes"),
+            (ok().propagators(&[]), "propagators"),
+            (ok().component_name(" "), "component_name"),
+        ];
+        for (options, option) in cases {
+            match options.validate() {
+                Err(Error::InvalidOption { option: got, .. }) => assert_eq!(got, option),
+                other => panic!("{option}: {other:?}"),
+            }
+        }
+        // An empty token is fine for a collector of one's own.
+        Options::new("")
+            .collector_url("http://127.0.0.1:9")
+            .validate()
+            .unwrap();
+    }
+}

@@ -1,0 +1,120 @@
+//! The owned record of a finished span: what the caller hands to the reporter thread.
+
+use crate::context::SpanContext;
+use crate::Value;
+use std::borrow::Cow;
+use std::time::{Instant, SystemTime};
+
+/// A point in time as the caller took it: a monotonic reading (cheap, converted to wall
+/// time on the reporter thread) or an explicit wall-clock time given by the user.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Moment {
+    Mono(Instant),
+    Wall(SystemTime),
+}
+
+impl Moment {
+    pub(crate) fn now() -> Moment {
+        Moment::Mono(Instant::now())
+    }
+}
+
+/// How a span relates to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Relationship {
+    ChildOf,
+    FollowsFrom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reference {
+    pub(crate) relationship: Relationship,
+    pub(crate) trace_id: u64,
+    pub(crate) span_id: u64,
+}
+
+pub(crate) type Fields = Vec<(Cow<'static, str>, Value)>;
+
+#[derive(Debug, Clone)]
+pub(crate) struct LogRecord {
+    pub(crate) at: Moment,
+    pub(crate) fields: Fields,
+}
+
+/// Everything recorded about one span.
+#[derive(Debug)]
+pub(crate) struct SpanRecord {
+    pub(crate) context: SpanContext,
+    pub(crate) operation: Cow<'static, str>,
+    /// The first reference (almost always the only one), kept inline.
+    pub(crate) parent: Option<Reference>,
+    pub(crate) more_references: Vec<Reference>,
+    pub(crate) start: Moment,
+    pub(crate) finish: Moment,
+    pub(crate) tags: Fields,
+    pub(crate) logs: Vec<LogRecord>,
+    /// Logs left out by `max_logs_per_span`; a summary log takes their place.
+    pub(crate) dropped_logs: u64,
+}
+
+impl SpanRecord {
+    pub(crate) fn references(&self) -> impl Iterator<Item = &Reference> {
+        self.parent.iter().chain(self.more_references.iter())
+    }
+
+    /// Appends a log, keeping the first and the newest when over `max_logs`.
+    pub(crate) fn push_log(&mut self, log: LogRecord, max_logs: usize) {
+        // One slot stays free for the summary of dropped logs.
+        let keep = max_logs.saturating_sub(1).max(1);
+        if self.logs.len() >= keep {
+            let first = keep / 2;
+            if first < self.logs.len() {
+                self.logs.remove(first);
+            } else {
+                self.logs.pop();
+            }
+            self.dropped_logs += 1;
+        }
+        self.logs.push(log);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(n: i64) -> LogRecord {
+        LogRecord {
+            at: Moment::now(),
+            fields: vec![("n".into(), Value::Int(n))],
+        }
+    }
+
+    #[test]
+    fn logs_keep_the_first_and_the_newest() {
+        let mut record = SpanRecord {
+            context: SpanContext::new(1, 2),
+            operation: "op".into(),
+            parent: None,
+            more_references: Vec::new(),
+            start: Moment::now(),
+            finish: Moment::now(),
+            tags: Vec::new(),
+            logs: Vec::new(),
+            dropped_logs: 0,
+        };
+        for n in 0..100 {
+            record.push_log(log(n), 10);
+        }
+        let kept: Vec<i64> = record
+            .logs
+            .iter()
+            .map(|l| match l.fields[0].1 {
+                Value::Int(n) => n,
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(kept, vec![0, 1, 2, 3, 95, 96, 97, 98, 99]);
+        assert_eq!(record.dropped_logs, 91);
+    }
+}

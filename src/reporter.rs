@@ -1,0 +1,390 @@
+//! The reporter thread: drains finished spans, batches them, and sends reports on its
+//! timer, on flush and on close. It owns everything but the caller's hot path.
+
+use crate::encode::{span_size, timestamp, Clock, Converter, Limits, ReportBuilder};
+use crate::event::{emit, ErrorEvent, ErrorKind, Event, FlushState, StatusReport};
+use crate::proto::collector as pb;
+use crate::record::SpanRecord;
+use crate::stats::{Counters, State};
+use crate::transport::{HttpTransport, Outcome};
+use crate::Error;
+use crossbeam_channel::{never, select, Receiver, Sender};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Requests from tracer handles to the reporter thread.
+pub(crate) enum Control {
+    /// Send every span finished so far; reply when done.
+    Flush {
+        deadline: Instant,
+        reply: Sender<Result<(), Error>>,
+    },
+    /// Send everything, then stop reporting; reply when done.
+    Close {
+        deadline: Instant,
+        reply: Sender<Result<(), Error>>,
+    },
+    /// Stop reporting and discard what is held.
+    Disable,
+}
+
+/// How the reporter batches; derived from `Options`.
+pub(crate) struct Config {
+    pub(crate) min_period: Duration,
+    pub(crate) max_period: Duration,
+    pub(crate) report_timeout: Duration,
+    pub(crate) close_timeout: Duration,
+    /// The most spans held by the reporter itself (the channel holds the rest).
+    pub(crate) batch_capacity: usize,
+    /// Report early once this many spans are pending.
+    pub(crate) half_full: usize,
+    pub(crate) max_report_bytes: usize,
+    pub(crate) limits: Limits,
+}
+
+pub(crate) struct Reporter {
+    spans: Receiver<SpanRecord>,
+    control: Receiver<Control>,
+    counters: Arc<Counters>,
+    transport: HttpTransport,
+    builder: ReportBuilder,
+    config: Config,
+    /// Converted spans waiting for the collector, oldest first, with their encoded size.
+    pending: Vec<(pb::Span, usize)>,
+    converter: Converter,
+    last_attempt: Instant,
+    /// Start of the period the next report covers (the last accepted report).
+    period_start: SystemTime,
+    /// The `dropped` total that the collector has been told of.
+    dropped_reported: u64,
+}
+
+impl Reporter {
+    pub(crate) fn new(
+        spans: Receiver<SpanRecord>,
+        control: Receiver<Control>,
+        counters: Arc<Counters>,
+        transport: HttpTransport,
+        builder: ReportBuilder,
+        config: Config,
+    ) -> Reporter {
+        Reporter {
+            spans,
+            control,
+            counters,
+            transport,
+            builder,
+            config,
+            pending: Vec::new(),
+            converter: Converter::default(),
+            last_attempt: Instant::now(),
+            period_start: SystemTime::now(),
+            dropped_reported: 0,
+        }
+    }
+
+    /// The thread's body: report until closed or disabled, then count stragglers.
+    pub(crate) fn run(mut self) {
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.report_loop()));
+        if outcome.is_err() {
+            self.counters.set_state(State::Disabled);
+            self.drop_pending();
+            emit(Event::Error(ErrorEvent::new(
+                ErrorKind::Flush(FlushState::Disabled),
+                Error::Transport("the reporter thread panicked; spans are now dropped".into()),
+            )));
+        }
+        self.linger();
+    }
+
+    fn report_loop(&mut self) {
+        let no_spans = never();
+        loop {
+            let now = Instant::now();
+            let wake = self.next_wake(now);
+            let spans = if self.pending.len() < self.config.batch_capacity {
+                &self.spans
+            } else {
+                &no_spans
+            };
+            select! {
+                recv(spans) -> message => match message {
+                    Ok(record) => {
+                        let clock = Clock::now();
+                        self.accept(record, &clock);
+                        self.drain(usize::MAX, &clock);
+                    }
+                    Err(_) => {
+                        // Every tracer handle is gone: deliver what is left and stop.
+                        let deadline = Instant::now() + self.config.close_timeout;
+                        let _ = self.send_all(deadline, usize::MAX);
+                        self.drop_pending();
+                        return;
+                    }
+                },
+                recv(self.control) -> message => match message {
+                    Ok(Control::Flush { deadline, reply }) => {
+                        let owed = self.spans.len();
+                        let _ = reply.send(self.send_all(deadline, owed));
+                    }
+                    Ok(Control::Close { deadline, reply }) => {
+                        let result = self.send_all(deadline, usize::MAX);
+                        self.drop_pending();
+                        if self.counters.state() == State::Disabled {
+                            emit(Event::TracerDisabled);
+                        }
+                        let _ = reply.send(result);
+                        return;
+                    }
+                    Ok(Control::Disable) => {
+                        self.disable();
+                        return;
+                    }
+                    Err(_) => {
+                        let deadline = Instant::now() + self.config.close_timeout;
+                        let _ = self.send_all(deadline, usize::MAX);
+                        self.drop_pending();
+                        return;
+                    }
+                },
+                default(wake.saturating_duration_since(now)) => {}
+            }
+            if self.counters.state() == State::Disabled {
+                self.disable();
+                return;
+            }
+            let now = Instant::now();
+            if self.is_due(now) {
+                let deadline = now + self.config.report_timeout;
+                let _ = self.send_pending(deadline);
+            }
+        }
+    }
+
+    /// After close or disable: every span that still arrives is counted dropped.
+    fn linger(&mut self) {
+        loop {
+            select! {
+                recv(self.spans) -> message => match message {
+                    Ok(_) => self.counters.add_dropped(1),
+                    Err(_) => return,
+                },
+                recv(self.control) -> message => match message {
+                    Ok(Control::Flush { reply, .. }) => {
+                        let _ = reply.send(Err(Error::Closed));
+                    }
+                    Ok(Control::Close { reply, .. }) => {
+                        let _ = reply.send(Ok(()));
+                    }
+                    Ok(Control::Disable) => {}
+                    Err(_) => return,
+                },
+            }
+        }
+    }
+
+    fn disable(&mut self) {
+        self.counters.set_state(State::Disabled);
+        self.drop_pending();
+        emit(Event::TracerDisabled);
+    }
+
+    /// Counts everything held, in the channel and in the batch, as dropped.
+    fn drop_pending(&mut self) {
+        let held = self.pending.len() as u64;
+        self.pending.clear();
+        let mut queued = 0;
+        while self.spans.try_recv().is_ok() {
+            queued += 1;
+        }
+        self.counters.add_dropped(held + queued);
+    }
+
+    fn has_work(&self) -> bool {
+        !self.pending.is_empty() || self.counters.dropped() > self.dropped_reported
+    }
+
+    fn is_due(&self, now: Instant) -> bool {
+        if !self.has_work() {
+            return false;
+        }
+        let since = now.saturating_duration_since(self.last_attempt);
+        since >= self.config.max_period
+            || (self.pending.len() >= self.config.half_full && since >= self.config.min_period)
+    }
+
+    fn next_wake(&self, now: Instant) -> Instant {
+        let period = if self.pending.len() >= self.config.half_full {
+            self.config.min_period
+        } else {
+            self.config.max_period
+        };
+        let wake = self.last_attempt + period;
+        if wake > now {
+            wake
+        } else if self.has_work() {
+            now
+        } else {
+            now + self.config.max_period
+        }
+    }
+
+    fn accept(&mut self, record: SpanRecord, clock: &Clock) {
+        let span = self.converter.span(record, clock, self.config.limits);
+        let size = span_size(&span);
+        if size + self.builder.overhead() > self.config.max_report_bytes {
+            self.counters.add_dropped(1);
+            emit(Event::Error(ErrorEvent::new(
+                ErrorKind::Flush(FlushState::Report),
+                Error::Collector(format!(
+                    "span `{}` encodes to {size} bytes, more than max_report_bytes; dropped",
+                    span.operation_name
+                )),
+            )));
+            return;
+        }
+        self.pending.push((span, size));
+    }
+
+    /// Moves up to `limit` queued spans into the batch, as far as it has room.
+    fn drain(&mut self, limit: usize, clock: &Clock) -> usize {
+        let mut moved = 0;
+        while moved < limit && self.pending.len() < self.config.batch_capacity {
+            match self.spans.try_recv() {
+                Ok(record) => {
+                    self.accept(record, clock);
+                    moved += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        moved
+    }
+
+    /// Sends the batch and the `owed` spans queued before a flush, in as many reports as
+    /// they need, until done, a failure, or the deadline.
+    fn send_all(&mut self, deadline: Instant, mut owed: usize) -> Result<(), Error> {
+        loop {
+            let moved = self.drain(owed, &Clock::now());
+            owed = owed.saturating_sub(moved);
+            if self.pending.is_empty() && (owed == 0 || self.spans.is_empty()) {
+                if self.counters.dropped() > self.dropped_reported {
+                    return self.send_pending(deadline);
+                }
+                return Ok(());
+            }
+            self.send_pending(deadline)?;
+        }
+    }
+
+    /// Sends everything in the batch, one report per `max_report_bytes`.
+    fn send_pending(&mut self, deadline: Instant) -> Result<(), Error> {
+        loop {
+            self.send_report(deadline)?;
+            if self.pending.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends one report with as many pending spans as fit.
+    fn send_report(&mut self, deadline: Instant) -> Result<(), Error> {
+        if self.counters.state() == State::Disabled {
+            return Err(Error::Closed);
+        }
+        let now = Instant::now();
+        self.last_attempt = now;
+        let Some(timeout) = deadline
+            .checked_duration_since(now)
+            .filter(|t| !t.is_zero())
+            .map(|t| t.min(self.config.report_timeout))
+        else {
+            return Err(Error::Timeout);
+        };
+        let budget = self.config.max_report_bytes - self.builder.overhead();
+        let mut used = 0;
+        let count = self
+            .pending
+            .iter()
+            .take_while(|(_, size)| {
+                used += size;
+                used <= budget
+            })
+            .count()
+            .max(1)
+            .min(self.pending.len());
+        let dropped_total = self.counters.dropped();
+        let dropped = dropped_total - self.dropped_reported;
+        let encoding_errors = self.converter.encoding_errors;
+        let period_end = SystemTime::now();
+        let metrics = pb::InternalMetrics {
+            start_timestamp: Some(timestamp(self.period_start)),
+            duration_micros: period_end
+                .duration_since(self.period_start)
+                .unwrap_or_default()
+                .as_micros() as u64,
+            logs: Vec::new(),
+            counts: vec![
+                count_sample("spans.dropped", dropped),
+                count_sample("log_encoder.errors", encoding_errors),
+            ],
+            gauges: Vec::new(),
+        };
+        let body = self.builder.encode(&self.pending[..count], &metrics);
+        let started = Instant::now();
+        let (response, warning) = match self.transport.send(&body, timeout) {
+            Outcome::Accepted(response) => (Some(response), None),
+            Outcome::AcceptedBadBody(error) => (None, Some(error)),
+            Outcome::Failed(kind, error) => {
+                emit(Event::Error(ErrorEvent::new(kind, error.clone())));
+                return Err(error);
+            }
+        };
+        // The collector took these spans: never send them again.
+        self.pending.drain(..count);
+        self.counters.add_delivered(count as u64);
+        self.dropped_reported = dropped_total;
+        self.converter.encoding_errors -= encoding_errors;
+        emit(Event::StatusReport(StatusReport {
+            start_time: self.period_start,
+            finish_time: period_end,
+            sent_spans: count as u64,
+            dropped_spans: dropped,
+            encoding_errors,
+            flush_duration: started.elapsed(),
+        }));
+        self.period_start = period_end;
+        if let Some(error) = warning {
+            emit(Event::Error(ErrorEvent::new(
+                ErrorKind::Flush(FlushState::Transport),
+                error,
+            )));
+        }
+        if let Some(response) = response {
+            self.obey(response);
+        }
+        Ok(())
+    }
+
+    fn obey(&mut self, response: pb::ReportResponse) {
+        for error in response.errors {
+            emit(Event::Error(ErrorEvent::new(
+                ErrorKind::Flush(FlushState::Report),
+                Error::Collector(error),
+            )));
+        }
+        if response.commands.iter().any(|c| c.disable) {
+            self.counters.set_state(State::Disabled);
+        }
+    }
+}
+
+fn count_sample(name: &str, value: u64) -> pb::MetricsSample {
+    pb::MetricsSample {
+        name: name.to_owned(),
+        value: Some(pb::metrics_sample::Value::IntValue(
+            i64::try_from(value).unwrap_or(i64::MAX),
+        )),
+    }
+}

@@ -1,0 +1,398 @@
+//! Spans: the builder, the span itself, and the scoped `ActiveSpan` guard.
+
+use crate::active;
+use crate::context::SpanContext;
+use crate::ids::next_id;
+use crate::record::{LogRecord, Moment, Reference, Relationship, SpanRecord};
+use crate::tracer::Tracer;
+use crate::Value;
+use std::borrow::Cow;
+use std::ops::{Deref, DerefMut};
+use std::time::SystemTime;
+
+/// Configures a span before it starts; made by [`Tracer::span`].
+///
+/// Without an explicit parent, a span becomes the child of the thread's active span
+/// (see [`ActiveSpan`]), unless [`no_parent`](SpanBuilder::no_parent) is called.
+#[must_use = "a span builder does nothing until `start` or `start_active` is called"]
+pub struct SpanBuilder<'t> {
+    tracer: &'t Tracer,
+    operation: Cow<'static, str>,
+    parent: Option<SpanContext>,
+    references: Vec<Reference>,
+    tags: Vec<(Cow<'static, str>, Value)>,
+    start: Option<SystemTime>,
+    no_parent: bool,
+}
+
+impl<'t> SpanBuilder<'t> {
+    pub(crate) fn new(tracer: &'t Tracer, operation: Cow<'static, str>) -> Self {
+        SpanBuilder {
+            tracer,
+            operation,
+            parent: None,
+            references: Vec::new(),
+            tags: Vec::new(),
+            start: None,
+            no_parent: false,
+        }
+    }
+
+    /// Makes the span a child of `parent` (a `CHILD_OF` reference); its trace, sampling
+    /// decision and baggage are inherited from the first parent given.
+    pub fn child_of(self, parent: &SpanContext) -> Self {
+        self.reference(parent, Relationship::ChildOf)
+    }
+
+    /// Makes the span follow from `cause` (a `FOLLOWS_FROM` reference).
+    pub fn follows_from(self, cause: &SpanContext) -> Self {
+        self.reference(cause, Relationship::FollowsFrom)
+    }
+
+    fn reference(mut self, other: &SpanContext, relationship: Relationship) -> Self {
+        if self.parent.is_none() {
+            self.parent = Some(other.clone());
+        }
+        self.references.push(Reference {
+            relationship,
+            trace_id: other.trace_id,
+            span_id: other.span_id,
+        });
+        self
+    }
+
+    /// Sets a tag from the start.
+    pub fn tag(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// Uses an explicit start time instead of now.
+    pub fn start_time(mut self, time: SystemTime) -> Self {
+        self.start = Some(time);
+        self
+    }
+
+    /// Starts a root span even if the thread has an active span.
+    pub fn no_parent(mut self) -> Self {
+        self.no_parent = true;
+        self
+    }
+
+    /// Starts the span.
+    pub fn start(self) -> Span {
+        let Some(inner) = self.tracer.inner() else {
+            return Span::noop();
+        };
+        inner.span_started();
+        let SpanBuilder {
+            tracer,
+            operation,
+            parent,
+            references,
+            tags,
+            start,
+            no_parent,
+        } = self;
+        let mut parent = parent;
+        let mut parent_reference = None;
+        if parent.is_none() && !no_parent {
+            parent = active::current();
+            parent_reference = parent.as_ref().map(|p| Reference {
+                relationship: Relationship::ChildOf,
+                trace_id: p.trace_id,
+                span_id: p.span_id,
+            });
+        }
+        let context = match parent {
+            Some(parent) => SpanContext {
+                span_id: next_id(),
+                ..parent
+            },
+            None => SpanContext::from_ids(0, next_id(), next_id(), true),
+        };
+        let state = if context.sampled {
+            State::Recording
+        } else {
+            State::Unsampled
+        };
+        let mut more_references = references;
+        let first = if more_references.is_empty() {
+            parent_reference
+        } else {
+            Some(more_references.remove(0))
+        };
+        let start = match start {
+            Some(time) => Moment::Wall(time),
+            None => Moment::now(),
+        };
+        Span {
+            tracer: tracer.clone(),
+            state,
+            record: SpanRecord {
+                context,
+                operation,
+                parent: first,
+                more_references,
+                start,
+                finish: start,
+                tags,
+                logs: Vec::new(),
+                dropped_logs: 0,
+            },
+        }
+    }
+
+    /// Starts the span and makes it the thread's active span until the guard drops.
+    pub fn start_active(self) -> ActiveSpan {
+        ActiveSpan::new(self.start())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Recording,
+    /// Part of an unsampled trace: propagated, never recorded.
+    Unsampled,
+    /// From a no-op tracer, or already finished.
+    Inert,
+}
+
+/// A span: a named, timed operation in a trace.
+///
+/// Finish it with [`finish`](Span::finish); dropping an unfinished span finishes it.
+///
+/// ```
+/// let tracer = lightstep::global();
+/// let mut span = tracer.span("load_config").tag("path", "/etc/app.toml").start();
+/// span.set_tag("bytes", 512);
+/// span.log_event("parsed");
+/// span.finish();
+/// ```
+#[derive(Debug)]
+pub struct Span {
+    tracer: Tracer,
+    state: State,
+    record: SpanRecord,
+}
+
+impl Span {
+    fn noop() -> Span {
+        let start = Moment::Wall(SystemTime::UNIX_EPOCH);
+        Span {
+            tracer: Tracer::noop(),
+            state: State::Inert,
+            record: SpanRecord {
+                context: SpanContext::from_ids(0, 0, 0, false),
+                operation: Cow::Borrowed(""),
+                parent: None,
+                more_references: Vec::new(),
+                start,
+                finish: start,
+                tags: Vec::new(),
+                logs: Vec::new(),
+                dropped_logs: 0,
+            },
+        }
+    }
+
+    /// The span's context, to pass to children or to inject into a carrier.
+    pub fn context(&self) -> &SpanContext {
+        &self.record.context
+    }
+
+    /// Whether this span will be reported.
+    pub fn is_recording(&self) -> bool {
+        self.state == State::Recording
+    }
+
+    /// Sets (or adds) a tag.
+    pub fn set_tag(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
+        if self.state == State::Recording {
+            self.record.tags.push((key.into(), value.into()));
+        }
+    }
+
+    /// Records a log with the given fields, timestamped now.
+    ///
+    /// ```
+    /// # let mut span = lightstep::global().span("x").start();
+    /// use lightstep::Value;
+    /// span.log([("event", Value::from("retry")), ("attempt", Value::from(3))]);
+    /// ```
+    pub fn log<K, V>(&mut self, fields: impl IntoIterator<Item = (K, V)>)
+    where
+        K: Into<Cow<'static, str>>,
+        V: Into<Value>,
+    {
+        if self.state != State::Recording {
+            return;
+        }
+        let Some(inner) = self.tracer.inner() else {
+            return;
+        };
+        if inner.drop_span_logs {
+            return;
+        }
+        let fields = fields
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self.record.push_log(
+            LogRecord {
+                at: Moment::now(),
+                fields,
+            },
+            inner.max_logs_per_span,
+        );
+    }
+
+    /// Records a log with the single field `event`.
+    pub fn log_event(&mut self, event: impl Into<Value>) {
+        self.log([("event", event.into())]);
+    }
+
+    /// Sets a baggage item, carried by this span's context to its children and across
+    /// process boundaries.
+    pub fn set_baggage_item(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        if self.state != State::Inert {
+            self.record
+                .context
+                .set_baggage_item(key.into(), value.into());
+        }
+    }
+
+    /// One baggage item of this span's context.
+    pub fn baggage_item(&self, key: &str) -> Option<&str> {
+        self.record.context.baggage_item(key)
+    }
+
+    /// Renames the operation.
+    pub fn set_operation_name(&mut self, name: impl Into<Cow<'static, str>>) {
+        if self.state == State::Recording {
+            self.record.operation = name.into();
+        }
+    }
+
+    /// Finishes the span now. Later calls do nothing.
+    pub fn finish(&mut self) {
+        self.finish_with(Moment::now());
+    }
+
+    /// Finishes the span at an explicit time.
+    pub fn finish_at(&mut self, time: SystemTime) {
+        self.finish_with(Moment::Wall(time));
+    }
+
+    fn finish_with(&mut self, finish: Moment) {
+        let state = std::mem::replace(&mut self.state, State::Inert);
+        let Some(inner) = self.tracer.inner() else {
+            return;
+        };
+        match state {
+            State::Inert => {}
+            State::Unsampled => inner.span_unsampled(),
+            State::Recording => {
+                self.record.finish = finish;
+                let spent = SpanRecord::spent(&self.record);
+                let record = std::mem::replace(&mut self.record, spent);
+                inner.span_finished(record);
+            }
+        }
+    }
+}
+
+impl SpanRecord {
+    /// What a span keeps after handing its record over: its context, for callers that
+    /// still ask for it.
+    fn spent(record: &SpanRecord) -> SpanRecord {
+        SpanRecord {
+            context: record.context.clone(),
+            operation: Cow::Borrowed(""),
+            parent: None,
+            more_references: Vec::new(),
+            start: record.start,
+            finish: record.start,
+            tags: Vec::new(),
+            logs: Vec::new(),
+            dropped_logs: 0,
+        }
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// A span that is the thread's active span while this guard lives.
+///
+/// Spans started on the same thread while it is alive become its children. Dropping the
+/// guard finishes the span and restores the previous active span, even when guards are
+/// dropped out of order. Derefs to [`Span`].
+///
+/// ```
+/// let tracer = lightstep::global();
+/// let outer = tracer.span("outer").start_active();
+/// let inner = tracer.span("inner").start(); // child of `outer`
+/// # drop(inner); drop(outer);
+/// ```
+#[derive(Debug)]
+#[must_use = "the span is active only while the guard lives"]
+pub struct ActiveSpan {
+    span: Span,
+}
+
+impl ActiveSpan {
+    fn new(span: Span) -> ActiveSpan {
+        if span.state != State::Inert {
+            active::push(span.record.context.clone());
+        }
+        ActiveSpan { span }
+    }
+
+    /// Sets a baggage item, seen also by children started later on this thread.
+    pub fn set_baggage_item(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.span.set_baggage_item(key, value);
+        if self.span.state != State::Inert {
+            active::update(&self.span.record.context);
+        }
+    }
+}
+
+impl Deref for ActiveSpan {
+    type Target = Span;
+    fn deref(&self) -> &Span {
+        &self.span
+    }
+}
+
+impl DerefMut for ActiveSpan {
+    fn deref_mut(&mut self) -> &mut Span {
+        &mut self.span
+    }
+}
+
+impl Drop for ActiveSpan {
+    fn drop(&mut self) {
+        active::remove(self.span.record.context.span_id);
+        self.span.finish();
+    }
+}
+
+/// Starts an [`ActiveSpan`] on the global tracer: a child of the thread's active span.
+///
+/// ```
+/// let _request = lightstep::span!("handle_request", "user.id" => 42, "cached" => false);
+/// let _query = lightstep::span!("db.query"); // child of handle_request
+/// ```
+#[macro_export]
+macro_rules! span {
+    ($name:expr $(,)?) => {
+        $crate::__global_ref().span($name).start_active()
+    };
+    ($name:expr, $($key:expr => $value:expr),+ $(,)?) => {
+        $crate::__global_ref().span($name)$(.tag($key, $value))+.start_active()
+    };
+}

@@ -1,0 +1,305 @@
+//! The `Tracer` handle, and the state it shares with its reporter thread.
+
+use crate::context::SpanContext;
+use crate::encode::{Limits, ReportBuilder};
+use crate::event::{emit, ErrorEvent, ErrorKind, Event, FlushState};
+use crate::identity;
+use crate::ids::next_id;
+use crate::options::Options;
+use crate::propagation::{self, Extractor, Injector, Propagator};
+use crate::record::SpanRecord;
+use crate::reporter::{Config, Control, Reporter};
+use crate::span::SpanBuilder;
+use crate::stats::{Counters, State, Stats};
+use crate::transport::HttpTransport;
+use crate::Error;
+use crossbeam_channel::{bounded, Sender, TrySendError};
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The most spans the hand-off channel holds; the reporter's batch holds the rest of
+/// `max_buffered_spans`.
+const MAX_CHANNEL_CAPACITY: usize = 16 * 1024;
+
+/// A handle to a tracer. Cheap to clone, `Send + Sync`.
+///
+/// Made by [`init`](crate::init) (the global tracer), [`Tracer::new`] (a tracer of one's
+/// own) or [`global`](crate::global) (the global tracer, or a no-op one before `init`).
+#[derive(Clone)]
+pub struct Tracer {
+    handle: Handle,
+}
+
+#[derive(Clone)]
+enum Handle {
+    Noop,
+    Global(&'static Inner),
+    Owned(Arc<Inner>),
+}
+
+pub(crate) struct Inner {
+    spans: Sender<SpanRecord>,
+    control: Sender<Control>,
+    counters: Arc<Counters>,
+    pub(crate) max_logs_per_span: usize,
+    pub(crate) drop_span_logs: bool,
+    propagators: Vec<Propagator>,
+    close_timeout: Duration,
+}
+
+impl Tracer {
+    /// Starts a tracer that is not the global one, with its own reporter thread.
+    ///
+    /// Its spans go to its collector; `span!` keeps using the global tracer. The reporter
+    /// stops once every handle (and every span) of this tracer is dropped, after a last
+    /// report bounded by `close_timeout`.
+    pub fn new(options: Options) -> Result<Tracer, Error> {
+        Ok(Tracer {
+            handle: Handle::Owned(Arc::new(Inner::start(options)?)),
+        })
+    }
+
+    pub(crate) const fn noop() -> Tracer {
+        Tracer {
+            handle: Handle::Noop,
+        }
+    }
+
+    pub(crate) fn global(inner: &'static Inner) -> Tracer {
+        Tracer {
+            handle: Handle::Global(inner),
+        }
+    }
+
+    pub(crate) fn inner(&self) -> Option<&Inner> {
+        match &self.handle {
+            Handle::Noop => None,
+            Handle::Global(inner) => Some(inner),
+            Handle::Owned(inner) => Some(inner),
+        }
+    }
+
+    /// Whether this is the no-op tracer ([`global`](crate::global) before `init`).
+    pub fn is_noop(&self) -> bool {
+        matches!(self.handle, Handle::Noop)
+    }
+
+    /// Begins a span named `operation`.
+    ///
+    /// ```
+    /// let tracer = lightstep::global();
+    /// let span = tracer.span("fetch").tag("url", "https://example.com").start();
+    /// # drop(span);
+    /// ```
+    pub fn span(&self, operation: impl Into<Cow<'static, str>>) -> SpanBuilder<'_> {
+        SpanBuilder::new(self, operation.into())
+    }
+
+    fn propagators(&self) -> &[Propagator] {
+        match self.inner() {
+            Some(inner) => &inner.propagators,
+            None => &[Propagator::LightStep],
+        }
+    }
+
+    /// Writes `context` into `carrier` in every configured format.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// let tracer = lightstep::global();
+    /// let context = lightstep::SpanContext::new(0xabc, 0x12);
+    /// let mut headers = HashMap::new();
+    /// tracer.inject(&context, &mut headers);
+    /// assert_eq!(headers["ot-tracer-traceid"], "abc");
+    /// ```
+    pub fn inject(&self, context: &SpanContext, carrier: &mut impl Injector) {
+        propagation::inject(self.propagators(), context, carrier);
+    }
+
+    /// Reads a span context from `carrier` with the first configured format that finds
+    /// one. `Ok(None)` when there is none; an error when one is there but corrupt.
+    pub fn extract(&self, carrier: &impl Extractor) -> Result<Option<SpanContext>, Error> {
+        propagation::extract(self.propagators(), carrier)
+    }
+
+    /// `context` in the LightStep binary format (base64 of a `BinaryCarrier`).
+    pub fn inject_binary(&self, context: &SpanContext) -> Vec<u8> {
+        propagation::binary::inject(context)
+    }
+
+    /// Reads the LightStep binary format (base64 text, or raw `BinaryCarrier` bytes).
+    pub fn extract_binary(&self, carrier: &[u8]) -> Result<Option<SpanContext>, Error> {
+        propagation::binary::extract(carrier)
+    }
+
+    /// Sends every span finished so far, waiting at most `timeout`.
+    pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
+        let Some(inner) = self.inner() else {
+            return Ok(());
+        };
+        match inner.counters.state() {
+            State::Running => {}
+            State::Closed => return Err(flush_refused(FlushState::Closed)),
+            State::Disabled => return Err(flush_refused(FlushState::Disabled)),
+        }
+        let deadline = Instant::now() + timeout;
+        inner.request(|reply| Control::Flush { deadline, reply }, deadline)
+    }
+
+    /// Sends every pending span and stops the tracer, waiting at most `timeout`.
+    ///
+    /// Spans finished afterwards are counted as dropped. Calling it again does nothing.
+    pub fn close(&self, timeout: Duration) -> Result<(), Error> {
+        let Some(inner) = self.inner() else {
+            return Ok(());
+        };
+        if !inner.counters.leave_running(State::Closed) {
+            return Ok(());
+        }
+        let deadline = Instant::now() + timeout;
+        inner.request(|reply| Control::Close { deadline, reply }, deadline)
+    }
+
+    /// Stops recording and reporting at once; held spans are counted as dropped.
+    pub fn disable(&self) {
+        if let Some(inner) = self.inner() {
+            if inner.counters.leave_running(State::Disabled) {
+                let _ = inner.control.send(Control::Disable);
+            }
+        }
+    }
+
+    /// Span counts since the tracer started.
+    pub fn stats(&self) -> Stats {
+        self.inner()
+            .map(|inner| inner.counters.snapshot())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn close_timeout(&self) -> Duration {
+        self.inner()
+            .map(|inner| inner.close_timeout)
+            .unwrap_or(Options::DEFAULT_CLOSE_TIMEOUT)
+    }
+}
+
+fn flush_refused(state: FlushState) -> Error {
+    emit(Event::Error(ErrorEvent::new(
+        ErrorKind::Flush(state),
+        Error::Closed,
+    )));
+    Error::Closed
+}
+
+impl fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.inner() {
+            None => f.write_str("Tracer(no-op)"),
+            Some(inner) => f
+                .debug_struct("Tracer")
+                .field("state", &inner.counters.state())
+                .field("stats", &inner.counters.snapshot())
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl Inner {
+    /// Validates the options and starts the reporter thread.
+    pub(crate) fn start(options: Options) -> Result<Inner, Error> {
+        options.validate()?;
+        let transport = HttpTransport::new(&options)?;
+        let max = options.max_buffered_spans;
+        let channel_capacity = (max / 2).clamp(1, MAX_CHANNEL_CAPACITY);
+        let batch_capacity = max.saturating_sub(channel_capacity).max(1);
+        let config = Config {
+            min_period: options.min_reporting_period,
+            max_period: options.max_reporting_period,
+            report_timeout: options.report_timeout,
+            close_timeout: options.close_timeout,
+            batch_capacity,
+            half_full: (max / 2).clamp(1, batch_capacity),
+            max_report_bytes: options.max_report_bytes,
+            limits: Limits {
+                max_log_key_len: options.max_log_key_len,
+                max_log_value_len: options.max_log_value_len,
+            },
+        };
+        let (span_tx, span_rx) = bounded(channel_capacity);
+        let (control_tx, control_rx) = bounded(16);
+        let counters = Arc::new(Counters::default());
+        let builder = ReportBuilder::new(
+            identity::reporter(&options, next_id()),
+            options.access_token.clone(),
+        );
+        let reporter = Reporter::new(
+            span_rx,
+            control_rx,
+            Arc::clone(&counters),
+            transport,
+            builder,
+            config,
+        );
+        // The thread is detached: after close it only counts stragglers as dropped, and it
+        // ends when the last handle of this tracer is dropped.
+        std::thread::Builder::new()
+            .name("lightstep-reporter".into())
+            .spawn(move || reporter.run())
+            .map_err(|e| Error::Transport(format!("cannot start the reporter thread: {e}")))?;
+        Ok(Inner {
+            spans: span_tx,
+            control: control_tx,
+            counters,
+            max_logs_per_span: options.max_logs_per_span,
+            drop_span_logs: options.drop_span_logs,
+            propagators: options.propagators,
+            close_timeout: options.close_timeout,
+        })
+    }
+
+    pub(crate) fn span_started(&self) {
+        self.counters.add_started();
+    }
+
+    pub(crate) fn span_unsampled(&self) {
+        self.counters.add_finished();
+        self.counters.add_unsampled();
+    }
+
+    /// Hands a finished span to the reporter, or counts it dropped. Never blocks.
+    pub(crate) fn span_finished(&self, record: SpanRecord) {
+        self.counters.add_finished();
+        if self.counters.state() != State::Running {
+            self.counters.add_dropped(1);
+            return;
+        }
+        match self.spans.try_send(record) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.counters.add_dropped(1)
+            }
+        }
+    }
+
+    /// Sends a control request and waits for its reply until `deadline`.
+    fn request(
+        &self,
+        make: impl FnOnce(Sender<Result<(), Error>>) -> Control,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        let (reply_tx, reply_rx) = bounded(1);
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        match self.control.send_timeout(make(reply_tx), timeout) {
+            Ok(()) => {}
+            Err(crossbeam_channel::SendTimeoutError::Timeout(_)) => return Err(Error::Timeout),
+            Err(crossbeam_channel::SendTimeoutError::Disconnected(_)) => return Err(Error::Closed),
+        }
+        match reply_rx.recv_deadline(deadline) {
+            Ok(result) => result,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Timeout),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Error::Closed),
+        }
+    }
+}
