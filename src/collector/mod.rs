@@ -39,6 +39,8 @@ pub struct ReceivedReport {
     pub request: ReportRequest,
     /// The `Lightstep-Access-Token` header, if one was sent.
     pub token_header: Option<String>,
+    /// The request body exactly as received.
+    pub body: Vec<u8>,
     /// The size of the request body in bytes.
     pub body_bytes: usize,
     /// The HTTP status the collector answered with.
@@ -317,6 +319,7 @@ fn handle(request: &mut tiny_http::Request, shared: &Shared) -> (u16, Vec<u8>) {
         request: report,
         token_header,
         body_bytes: body.len(),
+        body,
         status,
     };
     if let Some(callback) = lock(&shared.on_report).as_ref() {

@@ -1,0 +1,77 @@
+//! Helpers shared by the integration tests: a tracer wired to a local collector, and
+//! look-ups into what the collector received.
+#![allow(dead_code)]
+
+use lightstep::collector::LocalCollector;
+use lightstep::proto::collector::{key_value::Value as V, KeyValue, Span};
+use lightstep::{Options, Tracer};
+use std::time::Duration;
+
+pub const TOKEN: &str = "test-token-5f2c9e";
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A collector on loopback and a tracer reporting to it.
+pub fn tracer_with(configure: impl FnOnce(Options) -> Options) -> (LocalCollector, Tracer) {
+    let collector = LocalCollector::start().expect("collector starts");
+    let options = configure(
+        Options::new(TOKEN)
+            .collector_url(collector.url())
+            .component_name("tests"),
+    );
+    let tracer = Tracer::new(options).expect("tracer starts");
+    (collector, tracer)
+}
+
+pub fn tracer() -> (LocalCollector, Tracer) {
+    tracer_with(|o| o)
+}
+
+pub fn named<'a>(spans: &'a [Span], name: &str) -> &'a Span {
+    spans
+        .iter()
+        .find(|s| s.operation_name == name)
+        .unwrap_or_else(|| panic!("no span named {name} among {:?}", names(spans)))
+}
+
+pub fn names(spans: &[Span]) -> Vec<&str> {
+    spans.iter().map(|s| s.operation_name.as_str()).collect()
+}
+
+pub fn span_id(span: &Span) -> u64 {
+    span.span_context.as_ref().expect("span context").span_id
+}
+
+pub fn trace_id(span: &Span) -> u64 {
+    span.span_context.as_ref().expect("span context").trace_id
+}
+
+/// The (trace id, span id) of every CHILD_OF reference.
+pub fn parents(span: &Span) -> Vec<(u64, u64)> {
+    span.references
+        .iter()
+        .filter(|r| r.relationship == 0)
+        .map(|r| {
+            let c = r.span_context.as_ref().expect("reference context");
+            (c.trace_id, c.span_id)
+        })
+        .collect()
+}
+
+pub fn tag<'a>(fields: &'a [KeyValue], key: &str) -> Option<&'a V> {
+    fields
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+}
+
+/// Polls `condition` until it holds or `WAIT` passes.
+pub fn eventually(mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    condition()
+}
