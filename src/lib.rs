@@ -128,3 +128,8 @@ fn report_static_failure(error: Error) {
         error,
     )));
 }
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -33,7 +33,7 @@ pub fn render_trace_tree(spans: &[Span]) -> String {
         let roots = children.get(&None).cloned().unwrap_or_default();
         let count = roots.len();
         for (i, root) in roots.into_iter().enumerate() {
-            render(&mut out, root, &children, "", i + 1 == count);
+            render(&mut out, root, &children, "", i + 1 == count, None);
         }
     }
     out
@@ -45,6 +45,7 @@ fn render(
     children: &HashMap<Option<u64>, Vec<&Span>>,
     prefix: &str,
     last: bool,
+    parent_baggage: Option<&HashMap<String, String>>,
 ) {
     let (branch, next) = if last {
         ("└─ ", "   ")
@@ -69,8 +70,10 @@ fn render(
     out.push('\n');
     let child_prefix = format!("{prefix}{next}");
     let start = start_micros(span);
+    // Baggage is shown where it changes, not on every descendant.
     let baggage = span.span_context.as_ref().map(|c| &c.baggage);
-    if let Some(baggage) = baggage.filter(|b| !b.is_empty()) {
+    let inherited = baggage.is_some() && baggage == parent_baggage;
+    if let Some(baggage) = baggage.filter(|b| !b.is_empty() && !inherited) {
         let items: BTreeMap<_, _> = baggage.iter().collect();
         let items: Vec<String> = items.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(out, "{child_prefix}│ baggage {}", items.join(" "));
@@ -95,7 +98,7 @@ fn render(
         .unwrap_or_default();
     let count = kids.len();
     for (i, child) in kids.into_iter().enumerate() {
-        render(out, child, children, &child_prefix, i + 1 == count);
+        render(out, child, children, &child_prefix, i + 1 == count, baggage);
     }
 }
 
