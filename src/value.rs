@@ -120,7 +120,7 @@ mod tests {
             Value::String("9223372036854775808".into())
         );
         assert_eq!(Value::from(-5i128), Value::Int(-5));
-        assert_eq!(Value::from(f32::from(0.5f32)), Value::Float(0.5));
+        assert_eq!(Value::from(0.5f32), Value::Float(0.5));
     }
 
     #[test]

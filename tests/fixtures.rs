@@ -61,7 +61,7 @@ fn the_python_report_decodes_with_our_types() {
     assert_eq!(span_id(child), 0xff);
     // Python fills only the span id of a reference.
     assert_eq!(parents(child), vec![(0, 0x0123456789abcdef)]);
-    let start = parent.start_timestamp.clone().expect("start");
+    let start = parent.start_timestamp.expect("start");
     assert_eq!((start.seconds, start.nanos), (1_700_000_000, 250_000_000));
     assert_eq!(
         (parent.duration_micros, child.duration_micros),
@@ -81,7 +81,7 @@ fn the_python_report_decodes_with_our_types() {
         tag(&parent.logs[0].fields, "key"),
         Some(&V::StringValue("user:42".into()))
     );
-    let log_at = parent.logs[0].timestamp.clone().expect("log time");
+    let log_at = parent.logs[0].timestamp.expect("log time");
     assert_eq!((log_at.seconds, log_at.nanos), (1_700_000_000, 312_500_000));
 }
 
@@ -205,7 +205,7 @@ fn our_report_of_the_fixture_trace_matches_the_real_tracers_on_the_wire() {
         vec![(trace_id(parent), span_id(parent))],
         "C++ fills both ids"
     );
-    let start = parent.start_timestamp.clone().expect("start");
+    let start = parent.start_timestamp.expect("start");
     assert_eq!((start.seconds, start.nanos), (1_700_000_000, 250_000_000));
     assert_eq!(
         (parent.duration_micros, child.duration_micros),

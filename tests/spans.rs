@@ -168,11 +168,8 @@ fn logs_carry_fields_and_respect_limits() {
         tag(&logs[4].fields, "event"),
         Some(&V::StringValue("e9".into()))
     );
-    let start = named(&spans, "logged")
-        .start_timestamp
-        .clone()
-        .expect("start");
-    let at = logs[0].timestamp.clone().expect("log time");
+    let start = named(&spans, "logged").start_timestamp.expect("start");
+    let at = logs[0].timestamp.expect("log time");
     assert!((at.seconds, at.nanos) >= (start.seconds, start.nanos));
 }
 
@@ -224,7 +221,7 @@ fn rename_explicit_times_and_follows_from() {
     tracer.flush(WAIT).expect("flush");
     let spans = collector.spans();
     let span = named(&spans, "renamed");
-    let ts = span.start_timestamp.clone().expect("start");
+    let ts = span.start_timestamp.expect("start");
     assert_eq!((ts.seconds, ts.nanos), (1_700_000_000, 250_000_000));
     assert_eq!(span.duration_micros, 750_000);
     assert_eq!(span.references.len(), 1);
@@ -248,7 +245,7 @@ fn implicit_times_are_wall_clock_and_durations_measured() {
     tracer.flush(WAIT).expect("flush");
     let spans = collector.spans();
     let span = named(&spans, "timed");
-    let ts = span.start_timestamp.clone().expect("start");
+    let ts = span.start_timestamp.expect("start");
     let start = UNIX_EPOCH + Duration::new(ts.seconds as u64, ts.nanos as u32);
     assert!(
         start >= before - Duration::from_millis(5) && start <= after,

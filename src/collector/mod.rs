@@ -56,10 +56,10 @@ impl ReceivedReport {
             .counts
             .iter()
             .find(|c| c.name == "spans.dropped")
-            .and_then(|c| match c.value {
-                Some(Value::IntValue(n)) => Some(n),
-                Some(Value::DoubleValue(x)) => Some(x as i64),
-                None => Some(0),
+            .map(|c| match c.value {
+                Some(Value::IntValue(n)) => n,
+                Some(Value::DoubleValue(x)) => x as i64,
+                None => 0,
             })
     }
 }
@@ -78,11 +78,13 @@ struct Received {
     reports: Vec<ReceivedReport>,
 }
 
+type ReportCallback = Box<dyn Fn(&ReceivedReport) + Send>;
+
 struct Shared {
     received: Mutex<Received>,
     arrived: Condvar,
     behaviour: Mutex<Behaviour>,
-    on_report: Mutex<Option<Box<dyn Fn(&ReceivedReport) + Send>>>,
+    on_report: Mutex<Option<ReportCallback>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
