@@ -29,7 +29,10 @@ fn main() {
         }
     };
     collector.on_report(print_report);
-    println!("dev_collector listening on {} (Ctrl-C to stop)", collector.url());
+    println!(
+        "dev_collector listening on {} (Ctrl-C to stop)",
+        collector.url()
+    );
     loop {
         std::thread::park();
     }
