@@ -16,21 +16,18 @@
 //! assert_eq!(collector.spans()[0].operation_name, "hello");
 //! ```
 
+mod http;
 mod tree;
 
 pub use tree::render_trace_tree;
 
 use crate::encode::timestamp;
 use crate::proto::collector::{Command, ReportRequest, ReportResponse};
+use http::{Reply, Request, Server};
 use prost::Message;
-use std::io::Read;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
-
-/// The largest request body accepted.
-const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One report as the collector received it.
 #[derive(Debug, Clone)]
@@ -43,7 +40,7 @@ pub struct ReceivedReport {
     pub body: Vec<u8>,
     /// The size of the request body in bytes.
     pub body_bytes: usize,
-    /// The HTTP status the collector answered with.
+    /// The HTTP status the collector answered with (200: the spans were accepted).
     pub status: u16,
 }
 
@@ -64,8 +61,28 @@ impl ReceivedReport {
     }
 }
 
-#[derive(Default)]
+/// A misbehaviour the collector can be told to show, for testing a tracer against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Behave.
+    None,
+    /// Accept connections but never read or answer.
+    Blackhole,
+    /// Wait this long before each answer.
+    Slow(Duration),
+    /// Answer 200 with a body that is not a `ReportResponse` (the report is kept).
+    Garbage,
+    /// Answer 200 but hang up halfway through the response body (the report is kept).
+    Truncated,
+    /// Answer 200 with a response body of this many bytes (the report is kept).
+    HugeResponse(usize),
+    /// Hang up on each request without reading it (the peer sees a reset).
+    Reset,
+}
+
 struct Behaviour {
+    fault: Fault,
     required_token: Option<String>,
     /// Answer this many reports with `fail_status` before accepting.
     failures_left: usize,
@@ -73,15 +90,10 @@ struct Behaviour {
     disable: bool,
 }
 
-#[derive(Default)]
-struct Received {
-    reports: Vec<ReceivedReport>,
-}
-
 type ReportCallback = Box<dyn Fn(&ReceivedReport) + Send>;
 
 struct Shared {
-    received: Mutex<Received>,
+    received: Mutex<Vec<ReceivedReport>>,
     arrived: Condvar,
     behaviour: Mutex<Behaviour>,
     on_report: Mutex<Option<ReportCallback>>,
@@ -95,18 +107,16 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// A collector listening on a local port.
 ///
-/// Dropping it stops the server.
+/// Dropping it stops the server and closes its connections.
 pub struct LocalCollector {
-    addr: SocketAddr,
-    server: Arc<tiny_http::Server>,
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    server: Server,
 }
 
 impl std::fmt::Debug for LocalCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalCollector")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish_non_exhaustive()
     }
 }
@@ -119,43 +129,39 @@ impl LocalCollector {
 
     /// Starts a collector on the given address.
     pub fn bind(addr: impl ToSocketAddrs) -> Result<LocalCollector, crate::Error> {
-        let server = tiny_http::Server::http(addr)
-            .map_err(|e| crate::Error::Transport(format!("cannot listen: {e}")))?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| crate::Error::Transport("not an IP listener".into()))?;
-        let server = Arc::new(server);
+        let cannot = |e: std::io::Error| crate::Error::Transport(format!("cannot listen: {e}"));
+        let listener = TcpListener::bind(addr).map_err(cannot)?;
         let shared = Arc::new(Shared {
-            received: Mutex::new(Received::default()),
+            received: Mutex::new(Vec::new()),
             arrived: Condvar::new(),
-            behaviour: Mutex::new(Behaviour::default()),
+            behaviour: Mutex::new(Behaviour {
+                fault: Fault::None,
+                required_token: None,
+                failures_left: 0,
+                fail_status: 503,
+                disable: false,
+            }),
             on_report: Mutex::new(None),
         });
-        let thread = {
-            let server = Arc::clone(&server);
-            let shared = Arc::clone(&shared);
-            std::thread::Builder::new()
-                .name("lightstep-local-collector".into())
-                .spawn(move || serve(&server, &shared))
-                .map_err(|e| crate::Error::Transport(format!("cannot start: {e}")))?
-        };
-        Ok(LocalCollector {
-            addr,
-            server,
-            shared,
-            thread: Some(thread),
-        })
+        let server = Server::start(listener, Arc::clone(&shared) as Arc<dyn http::Handler>)
+            .map_err(cannot)?;
+        Ok(LocalCollector { shared, server })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The URL to give [`Options::collector_url`](crate::Options::collector_url).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
+    }
+
+    /// Shows `fault` from now on (for new connections, in the case of
+    /// [`Fault::Blackhole`]).
+    pub fn set_fault(&self, fault: Fault) {
+        lock(&self.shared.behaviour).fault = fault;
     }
 
     /// Answers 401 to reports that carry another token (in the header or the body).
@@ -182,17 +188,21 @@ impl LocalCollector {
 
     /// Every report received so far, in arrival order.
     pub fn reports(&self) -> Vec<ReceivedReport> {
-        lock(&self.shared.received).reports.clone()
+        lock(&self.shared.received).clone()
     }
 
     /// The spans of every accepted report, in arrival order.
     pub fn spans(&self) -> Vec<crate::proto::collector::Span> {
         lock(&self.shared.received)
-            .reports
             .iter()
             .filter(|r| r.status == 200)
             .flat_map(|r| r.request.spans.iter().cloned())
             .collect()
+    }
+
+    /// The number of spans in accepted reports.
+    pub fn span_count(&self) -> usize {
+        accepted_spans(&lock(&self.shared.received))
     }
 
     /// Waits until at least `count` spans were accepted, or `timeout` passes.
@@ -200,13 +210,7 @@ impl LocalCollector {
         let deadline = Instant::now() + timeout;
         let mut received = lock(&self.shared.received);
         loop {
-            let have: usize = received
-                .reports
-                .iter()
-                .filter(|r| r.status == 200)
-                .map(|r| r.request.spans.len())
-                .sum();
-            if have >= count {
+            if accepted_spans(&received) >= count {
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -221,115 +225,105 @@ impl LocalCollector {
     }
 }
 
-impl Drop for LocalCollector {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn serve(server: &tiny_http::Server, shared: &Shared) {
-    for mut request in server.incoming_requests() {
-        let (status, body) = handle(&mut request, shared);
-        let header =
-            tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/octet-stream"[..]);
-        let mut response = tiny_http::Response::from_data(body).with_status_code(status);
-        if let Ok(header) = header {
-            response = response.with_header(header);
-        }
-        let _ = request.respond(response);
-    }
-}
-
-fn handle(request: &mut tiny_http::Request, shared: &Shared) -> (u16, Vec<u8>) {
-    let received_at = SystemTime::now();
-    if request.url().split('?').next() != Some("/api/v2/reports") {
-        return (404, error_response("no such path", received_at));
-    }
-    if *request.method() != tiny_http::Method::Post {
-        return (405, error_response("reports are POSTed", received_at));
-    }
-    let mut body = Vec::new();
-    if let Err(e) = request
-        .as_reader()
-        .take(MAX_BODY_BYTES + 1)
-        .read_to_end(&mut body)
-    {
-        return (
-            400,
-            error_response(&format!("cannot read body: {e}"), received_at),
-        );
-    }
-    if body.len() as u64 > MAX_BODY_BYTES {
-        return (413, error_response("body too large", received_at));
-    }
-    let report = match ReportRequest::decode(body.as_slice()) {
-        Ok(report) => report,
-        Err(e) => {
-            return (
-                400,
-                error_response(&format!("not a ReportRequest: {e}"), received_at),
-            )
-        }
-    };
-    let token_header = request
-        .headers()
+fn accepted_spans(reports: &[ReceivedReport]) -> usize {
+    reports
         .iter()
-        .find(|h| h.field.equiv("Lightstep-Access-Token"))
-        .map(|h| h.value.as_str().to_owned());
-    let (status, response) = {
-        let mut behaviour = lock(&shared.behaviour);
-        let body_token = report
-            .auth
-            .as_ref()
-            .map(|a| a.access_token.as_str())
-            .unwrap_or("");
-        let token_ok = match &behaviour.required_token {
-            None => true,
-            Some(required) => {
-                let header_ok = token_header.as_deref().is_none_or(|t| t == required);
-                let body_ok = body_token.is_empty() || body_token == required;
-                header_ok && body_ok && (token_header.is_some() || !body_token.is_empty())
+        .filter(|r| r.status == 200)
+        .map(|r| r.request.spans.len())
+        .sum()
+}
+
+impl http::Handler for Shared {
+    fn blackhole(&self) -> bool {
+        lock(&self.behaviour).fault == Fault::Blackhole
+    }
+
+    fn before_body(&self, head: &Request) -> Option<Reply> {
+        let now = SystemTime::now();
+        if head.path.split('?').next() != Some("/api/v2/reports") {
+            return Some(Reply::Respond(404, error_response("no such path", now)));
+        }
+        if head.method != "POST" {
+            return Some(Reply::Respond(
+                405,
+                error_response("reports are POSTed", now),
+            ));
+        }
+        (lock(&self.behaviour).fault == Fault::Reset).then_some(Reply::Reset)
+    }
+
+    fn handle(&self, request: &Request) -> Reply {
+        let received_at = SystemTime::now();
+        let report = match ReportRequest::decode(request.body.as_slice()) {
+            Ok(report) => report,
+            Err(e) => {
+                let reason = format!("not a ReportRequest: {e}");
+                return Reply::Respond(400, error_response(&reason, received_at));
             }
         };
-        if !token_ok {
-            (401, error_response("invalid access token", received_at))
-        } else if behaviour.failures_left > 0 {
-            behaviour.failures_left -= 1;
-            let status = behaviour.fail_status;
-            (status, error_response("injected failure", received_at))
-        } else {
-            let response = ReportResponse {
-                commands: if behaviour.disable {
+        let token_header = request.header("Lightstep-Access-Token").map(str::to_owned);
+        let (status, body, fault) = {
+            let mut behaviour = lock(&self.behaviour);
+            let body_token = report.auth.as_ref().map_or("", |a| a.access_token.as_str());
+            let token_ok = match &behaviour.required_token {
+                None => true,
+                Some(required) => {
+                    // The C++ tracer sends the token in the body only.
+                    let header_ok = token_header.as_deref().is_none_or(|t| t == required);
+                    let body_ok = body_token.is_empty() || body_token == required;
+                    header_ok && body_ok && (token_header.is_some() || !body_token.is_empty())
+                }
+            };
+            let (status, body) = if !token_ok {
+                (401, error_response("invalid access token", received_at))
+            } else if behaviour.failures_left > 0 {
+                behaviour.failures_left -= 1;
+                (
+                    behaviour.fail_status,
+                    error_response("injected failure", received_at),
+                )
+            } else {
+                let commands = if behaviour.disable {
                     vec![Command {
                         disable: true,
                         dev_mode: false,
                     }]
                 } else {
                     Vec::new()
-                },
-                receive_timestamp: Some(timestamp(received_at)),
-                transmit_timestamp: Some(timestamp(SystemTime::now())),
-                ..Default::default()
+                };
+                let response = ReportResponse {
+                    commands,
+                    receive_timestamp: Some(timestamp(received_at)),
+                    transmit_timestamp: Some(timestamp(SystemTime::now())),
+                    ..Default::default()
+                };
+                (200, response.encode_to_vec())
             };
-            (200, response.encode_to_vec())
+            (status, body, behaviour.fault.clone())
+        };
+        let received = ReceivedReport {
+            request: report,
+            token_header,
+            body_bytes: request.body.len(),
+            body: request.body.clone(),
+            status,
+        };
+        if let Some(callback) = lock(&self.on_report).as_ref() {
+            callback(&received);
         }
-    };
-    let received = ReceivedReport {
-        request: report,
-        token_header,
-        body_bytes: body.len(),
-        body,
-        status,
-    };
-    if let Some(callback) = lock(&shared.on_report).as_ref() {
-        callback(&received);
+        lock(&self.received).push(received);
+        self.arrived.notify_all();
+        match fault {
+            Fault::Slow(delay) => {
+                std::thread::sleep(delay);
+                Reply::Respond(status, body)
+            }
+            Fault::Garbage if status == 200 => Reply::Respond(200, vec![0xff; 32]),
+            Fault::Truncated if status == 200 => Reply::Truncate(body),
+            Fault::HugeResponse(size) if status == 200 => Reply::Huge(size),
+            _ => Reply::Respond(status, body),
+        }
     }
-    lock(&shared.received).reports.push(received);
-    shared.arrived.notify_all();
-    (status, response)
 }
 
 fn error_response(reason: &str, received_at: SystemTime) -> Vec<u8> {
