@@ -1,11 +1,12 @@
 //! Events the tracer reports about itself, and the global handler that receives them.
 
 use crate::Error;
+use crossbeam_channel::{bounded, Sender};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Something the tracer wants its user to know.
 ///
@@ -221,11 +222,26 @@ type Handler = Arc<dyn Fn(&Event) + Send + Sync + 'static>;
 static HANDLER: RwLock<Option<Handler>> = RwLock::new(None);
 static LOGGED_FIRST_ERROR: AtomicBool = AtomicBool::new(false);
 
+/// Events wait here for the dispatch thread; when it is full (a handler that blocks),
+/// new events are dropped rather than blocking the tracer.
+const QUEUE_CAPACITY: usize = 4096;
+
+struct Dispatch {
+    queue: Sender<Event>,
+    /// Events queued, and events handled (or dropped), since the process started.
+    queued: AtomicU64,
+    done: AtomicU64,
+}
+
+static DISPATCH: OnceLock<Option<Dispatch>> = OnceLock::new();
+
 /// Sends every event of every tracer in this process to `handler`.
 ///
-/// Set it before [`init`](crate::init) to see start-up events. Until one is set, the
-/// first error event is printed to standard error and the rest are ignored. A handler
-/// that panics is caught: the tracer keeps working.
+/// Set it before [`init`](crate::init) to see start-up events. Events are delivered in
+/// order on a dedicated thread (`lightstep-events`), so a slow handler never slows the
+/// tracer: if it falls thousands of events behind, further events are discarded. A
+/// handler that panics is caught. Until a handler is set, the first error event is
+/// printed to standard error and the rest are ignored.
 ///
 /// ```
 /// lightstep::set_global_event_handler(|event| match event {
@@ -241,15 +257,61 @@ pub fn set_global_event_handler(handler: impl Fn(&Event) + Send + Sync + 'static
     }
 }
 
-/// Delivers one event to the handler, never letting its panic escape.
+fn dispatch() -> Option<&'static Dispatch> {
+    DISPATCH
+        .get_or_init(|| {
+            let (queue, events) = bounded::<Event>(QUEUE_CAPACITY);
+            std::thread::Builder::new()
+                .name("lightstep-events".into())
+                .spawn(move || {
+                    for event in events {
+                        deliver(&event);
+                        if let Some(dispatch) = DISPATCH.get().and_then(Option::as_ref) {
+                            dispatch.done.fetch_add(1, Ordering::Release);
+                        }
+                    }
+                })
+                .ok()?;
+            Some(Dispatch {
+                queue,
+                queued: AtomicU64::new(0),
+                done: AtomicU64::new(0),
+            })
+        })
+        .as_ref()
+}
+
+/// Queues one event for the handler. Never blocks.
 pub(crate) fn emit(event: Event) {
+    let Some(dispatch) = dispatch() else {
+        return;
+    };
+    dispatch.queued.fetch_add(1, Ordering::AcqRel);
+    if dispatch.queue.try_send(event).is_err() {
+        dispatch.done.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Waits until the events queued so far were handled, or `deadline` passes.
+pub(crate) fn drain(deadline: Instant) {
+    let Some(dispatch) = DISPATCH.get().and_then(Option::as_ref) else {
+        return;
+    };
+    let target = dispatch.queued.load(Ordering::Acquire);
+    while dispatch.done.load(Ordering::Acquire) < target && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Calls the handler, never letting its panic escape.
+fn deliver(event: &Event) {
     let handler = match HANDLER.read() {
         Ok(slot) => slot.clone(),
         Err(poisoned) => poisoned.into_inner().clone(),
     };
     match handler {
         Some(handler) => {
-            let _ = catch_unwind(AssertUnwindSafe(|| handler(&event)));
+            let _ = catch_unwind(AssertUnwindSafe(|| handler(event)));
         }
         None => {
             if matches!(event, Event::Error(_) | Event::StartError(_))

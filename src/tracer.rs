@@ -2,7 +2,7 @@
 
 use crate::context::SpanContext;
 use crate::encode::{Limits, ReportBuilder};
-use crate::event::{emit, ErrorEvent, ErrorKind, Event, FlushState};
+use crate::event::{self, emit, ErrorEvent, ErrorKind, Event, FlushState};
 use crate::identity;
 use crate::ids::next_id;
 use crate::options::Options;
@@ -145,7 +145,9 @@ impl Tracer {
             State::Disabled => return Err(flush_refused(FlushState::Disabled)),
         }
         let deadline = Instant::now() + timeout;
-        inner.request(|reply| Control::Flush { deadline, reply }, deadline)
+        let result = inner.request(|reply| Control::Flush { deadline, reply }, deadline);
+        event::drain(deadline);
+        result
     }
 
     /// Sends every pending span and stops the tracer, waiting at most `timeout`.
@@ -159,7 +161,10 @@ impl Tracer {
             return Ok(());
         }
         let deadline = Instant::now() + timeout;
-        inner.request(|reply| Control::Close { deadline, reply }, deadline)
+        let result = inner.request(|reply| Control::Close { deadline, reply }, deadline);
+        // The last status report reaches the handler before close returns.
+        event::drain(deadline);
+        result
     }
 
     /// Stops recording and reporting at once; held spans are counted as dropped.

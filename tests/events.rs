@@ -188,15 +188,21 @@ fn a_missing_component_name_is_reported() {
     let _guard = recording();
     let collector = lightstep::collector::LocalCollector::start().expect("collector");
     let _tracer = Tracer::new(Options::new(TOKEN).collector_url(collector.url())).expect("tracer");
-    let names: Vec<String> = seen()
-        .iter()
-        .filter_map(|e| match e {
-            Event::MissingService(m) => Some(m.default_name().to_owned()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(names.len(), 1);
-    assert!(!names[0].is_empty());
+    let names = || -> Vec<String> {
+        seen()
+            .iter()
+            .filter_map(|e| match e {
+                Event::MissingService(m) => Some(m.default_name().to_owned()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(
+        eventually(|| !names().is_empty()),
+        "no MissingService event"
+    );
+    assert_eq!(names().len(), 1);
+    assert!(!names()[0].is_empty());
 }
 
 #[test]

@@ -40,7 +40,11 @@ fn the_global_tracer_lifecycle() {
             ..
         }
     ));
-    assert_eq!(SEEN.lock().unwrap_or_else(|p| p.into_inner()).len(), 1);
+    assert!(eventually(|| SEEN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .len()
+        == 1));
     assert!(lightstep::global().is_noop());
 
     let collector = LocalCollector::start().expect("collector");
