@@ -27,6 +27,9 @@ pub(crate) enum Control {
     },
     /// Stop reporting and discard what is held.
     Disable,
+    /// Make the reporter thread panic, to test that a panic is contained.
+    #[cfg(test)]
+    Panic,
 }
 
 /// How the reporter batches; derived from `Options`.
@@ -141,6 +144,8 @@ impl Reporter {
                         self.disable();
                         return;
                     }
+                    #[cfg(test)]
+                    Ok(Control::Panic) => panic!("injected reporter panic"),
                     Err(_) => {
                         let deadline = Instant::now() + self.config.close_timeout;
                         let _ = self.send_all(deadline, usize::MAX);
@@ -177,7 +182,7 @@ impl Reporter {
                     Ok(Control::Close { reply, .. }) => {
                         let _ = reply.send(Ok(()));
                     }
-                    Ok(Control::Disable) => {}
+                    Ok(_) => {}
                     Err(_) => return,
                 },
             }

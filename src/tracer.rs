@@ -308,3 +308,40 @@ impl Inner {
         }
     }
 }
+
+#[cfg(all(test, feature = "collector"))]
+mod tests {
+    use super::*;
+    use crate::collector::LocalCollector;
+
+    #[test]
+    fn a_reporter_panic_is_contained_and_spans_are_counted_dropped() {
+        let collector = LocalCollector::start().expect("collector");
+        let tracer = Tracer::new(Options::new("t").collector_url(collector.url())).expect("tracer");
+        tracer.span("before").start().finish();
+        tracer.flush(Duration::from_secs(5)).expect("flush");
+        let inner = tracer.inner().expect("a real tracer");
+        inner.control.send(Control::Panic).expect("send");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while inner.counters.state() != State::Disabled && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(inner.counters.state(), State::Disabled);
+        tracer.span("after").start().finish();
+        let started = Instant::now();
+        tracer.close(Duration::from_secs(1)).expect("close");
+        assert!(started.elapsed() < Duration::from_millis(100));
+        assert!(tracer.flush(Duration::from_secs(1)).is_err());
+        let stats = tracer.stats();
+        assert_eq!(
+            (
+                stats.finished,
+                stats.delivered,
+                stats.dropped,
+                stats.pending
+            ),
+            (2, 1, 1, 0)
+        );
+        assert_eq!(collector.span_count(), 1);
+    }
+}

@@ -77,33 +77,38 @@ impl HttpTransport {
             .into_body()
             .with_config()
             .limit(MAX_RESPONSE_BYTES)
-            .read_to_vec();
-        if status != 200 {
-            let detail = body
-                .ok()
-                .and_then(|bytes| ReportResponse::decode(bytes.as_slice()).ok())
-                .map(|r| r.errors.join("; "))
-                .filter(|errors| !errors.is_empty())
-                .map(|errors| format!(": {errors}"))
-                .unwrap_or_default();
-            return Outcome::Failed(
-                ErrorKind::Flush(FlushState::Report),
-                Error::Collector(format!("HTTP status {status}{detail}")),
-            );
-        }
-        match body {
-            Ok(bytes) => match ReportResponse::decode(bytes.as_slice()) {
-                Ok(response) => Outcome::Accepted(response),
-                Err(e) => Outcome::AcceptedBadBody(Error::Collector(format!(
-                    "the collector accepted the report but its response is not a ReportResponse ({} bytes): {e}",
-                    bytes.len()
-                ))),
-            },
+            .read_to_vec()
+            .map_err(|e| describe(&e));
+        interpret(status, body)
+    }
+}
+
+/// Judges the collector's answer: status 200 means the spans were taken, whatever the body.
+pub(crate) fn interpret(status: u16, body: Result<Vec<u8>, String>) -> Outcome {
+    if status != 200 {
+        let detail = body
+            .ok()
+            .and_then(|bytes| ReportResponse::decode(bytes.as_slice()).ok())
+            .map(|r| r.errors.join("; "))
+            .filter(|errors| !errors.is_empty())
+            .map(|errors| format!(": {}", crate::encode::truncate(&errors, 512)))
+            .unwrap_or_default();
+        return Outcome::Failed(
+            ErrorKind::Flush(FlushState::Report),
+            Error::Collector(format!("HTTP status {status}{detail}")),
+        );
+    }
+    match body {
+        Ok(bytes) => match ReportResponse::decode(bytes.as_slice()) {
+            Ok(response) => Outcome::Accepted(response),
             Err(e) => Outcome::AcceptedBadBody(Error::Collector(format!(
-                "the collector accepted the report but its response could not be read: {}",
-                describe(&e)
+                "the collector accepted the report but its response is not a ReportResponse ({} bytes): {e}",
+                bytes.len()
             ))),
-        }
+        },
+        Err(e) => Outcome::AcceptedBadBody(Error::Collector(format!(
+            "the collector accepted the report but its response could not be read: {e}"
+        ))),
     }
 }
 
@@ -149,5 +154,46 @@ fn describe(error: &ureq::Error) -> String {
     match error {
         ureq::Error::Timeout(_) => "no answer from the collector within report_timeout".into(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::SmallRng, RngExt, SeedableRng};
+
+    #[test]
+    fn random_responses_never_panic_and_status_decides_delivery() {
+        let mut rng = SmallRng::seed_from_u64(0x5eed);
+        for case in 0..100_000 {
+            let len = rng.random_range(0..64);
+            let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            let status = [200, 200, 401, 500, 503, 302][case % 6];
+            let body = if case % 17 == 0 {
+                Err("reset".to_owned())
+            } else {
+                Ok(bytes)
+            };
+            match (status, interpret(status, body)) {
+                (200, Outcome::Accepted(_) | Outcome::AcceptedBadBody(_)) => {}
+                (200, other) => panic!("status 200 judged {other:?}"),
+                (_, Outcome::Failed(kind, _)) => {
+                    assert_eq!(kind, ErrorKind::Flush(FlushState::Report))
+                }
+                (status, other) => panic!("status {status} judged {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn collector_errors_are_kept_short() {
+        let response = ReportResponse {
+            errors: vec!["x".repeat(100_000)],
+            ..Default::default()
+        };
+        match interpret(503, Ok(response.encode_to_vec())) {
+            Outcome::Failed(_, error) => assert!(error.to_string().len() < 600),
+            other => panic!("{other:?}"),
+        }
     }
 }
