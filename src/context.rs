@@ -88,6 +88,20 @@ impl SpanContext {
         self.tracestate.as_deref()
     }
 
+    /// This context with the upper 64 bits of a 128-bit trace id set (0: a 64-bit id),
+    /// as B3 and W3C Trace Context carry them; LightStep reports only [`trace_id`].
+    ///
+    /// ```
+    /// let context = lightstep::SpanContext::new(0x2, 0x3).with_trace_id_high(0x1);
+    /// assert_eq!((context.trace_id_high(), context.trace_id()), (0x1, 0x2));
+    /// ```
+    ///
+    /// [`trace_id`]: SpanContext::trace_id
+    pub fn with_trace_id_high(mut self, trace_id_high: u64) -> SpanContext {
+        self.trace_id_high = trace_id_high;
+        self
+    }
+
     /// This context with `sampled` set as given.
     pub fn with_sampled(mut self, sampled: bool) -> SpanContext {
         self.sampled = sampled;

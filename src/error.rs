@@ -17,9 +17,8 @@ pub enum Error {
     },
     /// [`init`](crate::init) was called when a global tracer was already installed.
     AlreadyInitialized,
-    /// A carrier held none of the keys of the format asked for.
-    SpanContextNotFound,
-    /// A carrier held a span context that could not be read.
+    /// A carrier held a span context that could not be read. (A carrier that holds none
+    /// is not an error: extraction answers `Ok(None)`.)
     SpanContextCorrupted {
         /// The propagation format that was reading it.
         format: &'static str,
@@ -45,7 +44,6 @@ impl fmt::Display for Error {
                 write!(f, "invalid option {option}: {reason}")
             }
             Error::AlreadyInitialized => f.write_str("the global tracer is already initialized"),
-            Error::SpanContextNotFound => f.write_str("no span context found in the carrier"),
             Error::SpanContextCorrupted {
                 format,
                 key,

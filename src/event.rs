@@ -292,14 +292,28 @@ pub(crate) fn emit(event: Event) {
     }
 }
 
-/// Waits until the events queued so far were handled, or `deadline` passes.
+/// Waits until the events queued so far were handled, or `deadline` passes, or the
+/// handler stops making progress (a handler that blocks costs a caller 50 ms, not its
+/// whole deadline).
 pub(crate) fn drain(deadline: Instant) {
+    const STALL: Duration = Duration::from_millis(50);
     let Some(dispatch) = DISPATCH.get().and_then(Option::as_ref) else {
         return;
     };
     let target = dispatch.queued.load(Ordering::Acquire);
-    while dispatch.done.load(Ordering::Acquire) < target && Instant::now() < deadline {
+    let mut done = dispatch.done.load(Ordering::Acquire);
+    let mut progress_at = Instant::now();
+    while done < target {
+        let now = Instant::now();
+        if now >= deadline || now.duration_since(progress_at) >= STALL {
+            return;
+        }
         std::thread::sleep(Duration::from_micros(200));
+        let now_done = dispatch.done.load(Ordering::Acquire);
+        if now_done != done {
+            done = now_done;
+            progress_at = Instant::now();
+        }
     }
 }
 

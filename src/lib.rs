@@ -22,8 +22,9 @@
 //! }
 //! ```
 //!
-//! Cargo features: `collector` (a local collector for tests and debugging,
-//! [`collector::LocalCollector`]).
+//! Cargo features: `collector` (a local collector for tests and debugging, with fault
+//! injection: `collector::LocalCollector`) and `http` (`Injector`/`Extractor` for
+//! `http::HeaderMap`).
 #![warn(missing_docs)]
 
 mod active;

@@ -119,17 +119,20 @@ impl Tracer {
     }
 
     /// Reads a span context from `carrier` with the first configured format that finds
-    /// one. `Ok(None)` when there is none; an error when one is there but corrupt.
+    /// one. `Ok(None)` when there is none; [`Error::SpanContextCorrupted`] (naming the
+    /// format and key) when no format found a usable context but one was there, corrupt.
     pub fn extract(&self, carrier: &impl Extractor) -> Result<Option<SpanContext>, Error> {
         propagation::extract(self.propagators(), carrier)
     }
 
-    /// `context` in the LightStep binary format (base64 of a `BinaryCarrier`).
+    /// `context` in the LightStep binary format (base64 of a `BinaryCarrier`); empty for
+    /// a context with a zero id (the no-op tracer's).
     pub fn inject_binary(&self, context: &SpanContext) -> Vec<u8> {
         propagation::binary::inject(context)
     }
 
-    /// Reads the LightStep binary format (base64 text, or raw `BinaryCarrier` bytes).
+    /// Reads the LightStep binary format: base64 text, raw `BinaryCarrier` bytes (the C++
+    /// tracer), or the Python tracer's length-prefixed `Format.BINARY`. Empty: `Ok(None)`.
     pub fn extract_binary(&self, carrier: &[u8]) -> Result<Option<SpanContext>, Error> {
         propagation::binary::extract(carrier)
     }

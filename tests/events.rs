@@ -59,14 +59,21 @@ fn status_reports_carry_the_dropped_count() {
     tracer.flush(WAIT).expect("flush");
     let stats = tracer.stats();
     assert!(stats.dropped >= 46, "{stats:?}");
-    let (mut sent, mut dropped) = (0, 0);
-    for event in seen() {
-        if let Event::StatusReport(report) = event {
-            sent += report.sent_spans();
-            dropped += report.dropped_spans();
+    let sums = || {
+        let (mut sent, mut dropped) = (0, 0);
+        for event in seen() {
+            if let Event::StatusReport(report) = event {
+                sent += report.sent_spans();
+                dropped += report.dropped_spans();
+            }
         }
-    }
-    assert_eq!((sent, dropped), (stats.delivered, stats.dropped));
+        (sent, dropped)
+    };
+    assert!(
+        eventually(|| sums() == (stats.delivered, stats.dropped)),
+        "{:?} vs {stats:?}",
+        sums()
+    );
     assert_eq!(collector.spans().len() as u64, stats.delivered);
     assert_no_token_in(&seen());
 }
@@ -89,17 +96,12 @@ fn an_unreachable_collector_is_an_error_event_and_close_stays_bounded() {
         took <= timeout + Duration::from_millis(50),
         "close took {took:?}"
     );
-    let errors: Vec<_> = seen()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Error(e) => Some(e),
-            _ => None,
-        })
-        .collect();
-    assert!(
-        errors.iter().any(|e| e.kind() == ErrorKind::Connection),
-        "{errors:?}"
-    );
+    let connection_error = || {
+        seen()
+            .iter()
+            .any(|e| matches!(e, Event::Error(e) if e.kind() == ErrorKind::Connection))
+    };
+    assert!(eventually(connection_error), "{:?}", seen());
     let stats = tracer.stats();
     assert_eq!(
         (
@@ -152,9 +154,9 @@ fn a_401_is_an_error_event_and_the_spans_are_kept_for_retry() {
     tracer.span("refused").start().finish();
     let error = tracer.flush(WAIT).expect_err("401 is a failure");
     assert!(error.to_string().contains("401"), "{error}");
-    assert!(seen()
-        .iter()
-        .any(|e| matches!(e, Event::Error(e) if e.kind() == ErrorKind::Flush(FlushState::Report))));
+    assert!(eventually(|| seen().iter().any(
+        |e| matches!(e, Event::Error(e) if e.kind() == ErrorKind::Flush(FlushState::Report))
+    )));
     assert_eq!(tracer.stats().pending, 1);
     collector.require_token(TOKEN);
     tracer.flush(WAIT).expect("retry succeeds");

@@ -148,18 +148,25 @@ impl Run {
             .filter(|r| r.status == 200)
             .filter_map(|r| r.dropped_spans())
             .sum();
-        let (mut status_sent, mut status_dropped) = (0, 0);
-        for event in events() {
-            if let Event::StatusReport(report) = &event {
-                status_sent += report.sent_spans();
-                status_dropped += report.dropped_spans();
+        let status_sums = || {
+            let (mut sent, mut dropped) = (0, 0);
+            for event in events() {
+                if let Event::StatusReport(report) = &event {
+                    sent += report.sent_spans();
+                    dropped += report.dropped_spans() as i64;
+                }
             }
+            (sent, dropped)
+        };
+        eventually(|| status_sums() == (stats.delivered, reported_dropped));
+        let (status_sent, status_dropped) = status_sums();
+        for event in events() {
             let text = format!("{event} {event:?}");
             assert!(!text.contains(TOKEN), "{mode}: token in an event: {text}");
         }
         assert_eq!(status_sent, stats.delivered, "{mode}: StatusReport sent");
         assert_eq!(
-            status_dropped as i64, reported_dropped,
+            status_dropped, reported_dropped,
             "{mode}: StatusReport dropped"
         );
         assert!(reported_dropped as u64 <= stats.dropped, "{mode}");
@@ -196,7 +203,7 @@ fn collector_down() {
         (stats.finished, stats.delivered, stats.dropped),
         (750, 0, 750)
     );
-    assert!(error_events() > 0);
+    assert!(eventually(|| error_events() > 0));
 }
 
 #[test]
@@ -305,7 +312,7 @@ fn accepted_with_a_bad_answer(mode: &str, fault: Fault) {
         received, 400,
         "{mode}: a batch the collector took was sent again"
     );
-    assert!(error_events() > 0, "{mode}: no error event");
+    assert!(eventually(|| error_events() > 0), "{mode}: no error event");
 }
 
 #[test]
@@ -385,7 +392,9 @@ fn collector_sends_disable() {
     run.burst(50);
     run.burst(50);
     let stats = run.finish("disable", &[&collector]);
-    assert!(events().iter().any(|e| matches!(e, Event::TracerDisabled)));
+    assert!(eventually(|| events()
+        .iter()
+        .any(|e| matches!(e, Event::TracerDisabled))));
     assert_eq!(stats.delivered, 100, "{stats:?}");
     assert_eq!(stats.dropped, 50);
 }

@@ -1,7 +1,15 @@
-//! The B3 format: multiple `x-b3-*` headers, or the single `b3` header on extract.
+//! The B3 format: multiple `x-b3-*` headers, and the single `b3` header on extract.
+//!
+//! Inject writes `x-b3-traceid` as 16 hex digits (32 for a 128-bit trace id, kept whole),
+//! `x-b3-spanid` as 16, `x-b3-sampled` as `1`/`0`, and baggage as `ot-baggage-*` (as the
+//! Go and C++ LightStep tracers do). Extract also takes unpadded ids of 1 to 32 (16)
+//! digits, which the Go and Python tracers write; `x-b3-flags: 1` (debug) means sampled,
+//! and no sampling header means sampled. The single header must follow the B3 spec
+//! exactly: `{traceid}-{spanid}[-{sampled}[-{parentspanid}]]` with 16/32-digit ids, or a
+//! lone decision `0`/`1`/`d`; it is read first when present.
 
 use super::carrier::{Extractor, Injector};
-use super::{hex, lightstep};
+use super::{excerpt, get, hex, lightstep, split_trace_id};
 use crate::context::SpanContext;
 use crate::Error;
 
@@ -24,90 +32,141 @@ pub(crate) fn inject(context: &SpanContext, carrier: &mut impl Injector) {
     lightstep::inject_baggage(context, carrier);
 }
 
-/// A 16- or 32-digit trace id as (high, low).
-fn parse_trace_id(text: &str, key: &str) -> Result<(u64, u64), Error> {
-    if text.len() != 16 && text.len() != 32 {
-        return Err(Error::corrupted(
-            FORMAT,
-            key,
-            "trace id must have 16 or 32 hex digits",
-        ));
-    }
-    let id = hex::parse(text, 32).map_err(|e| Error::corrupted(FORMAT, key, e))?;
-    if id == 0 {
-        return Err(Error::corrupted(FORMAT, key, "id is zero"));
-    }
-    Ok(((id >> 64) as u64, id as u64))
+fn bad(key: &str, reason: impl Into<String>) -> Error {
+    Error::corrupted(FORMAT, key, reason)
 }
 
-fn parse_span_id(text: &str, key: &str) -> Result<u64, Error> {
-    if text.len() != 16 {
-        return Err(Error::corrupted(
-            FORMAT,
+/// A trace id of `min..=32` hex digits as (high, low).
+fn parse_trace_id(text: &str, key: &str, exact: bool) -> Result<(u64, u64), Error> {
+    if exact && text.len() != 16 && text.len() != 32 {
+        return Err(bad(
             key,
-            "span id must have 16 hex digits",
+            format!(
+                "trace id must have 16 or 32 hex digits, not {}",
+                excerpt(text)
+            ),
         ));
     }
-    hex::parse_u64(text).map_err(|e| Error::corrupted(FORMAT, key, e))
+    let id = hex::parse(text, 32).map_err(|e| bad(key, format!("{e}: {}", excerpt(text))))?;
+    split_trace_id(id).map_err(|e| bad(key, e))
 }
 
+fn parse_span_id(text: &str, key: &str, exact: bool) -> Result<u64, Error> {
+    if exact && text.len() != 16 {
+        return Err(bad(
+            key,
+            format!("span id must have 16 hex digits, not {}", excerpt(text)),
+        ));
+    }
+    hex::parse_u64(text).map_err(|e| bad(key, format!("{e}: {}", excerpt(text))))
+}
+
+/// `1`/`0` (also `true`/`false`, which old B3 implementations wrote), and `d` (debug).
 fn parse_sampled(text: &str, key: &str) -> Result<bool, Error> {
-    match text {
+    match text.trim() {
         "d" => Ok(true),
-        other => lightstep::parse_sampled(other)
-            .ok_or_else(|| Error::corrupted(FORMAT, key, "expected 1, 0, d, true or false")),
+        other => lightstep::parse_sampled(other).ok_or_else(|| {
+            bad(
+                key,
+                format!("expected 1, 0, d, true or false, not {}", excerpt(text)),
+            )
+        }),
     }
 }
 
 pub(crate) fn extract(carrier: &impl Extractor) -> Result<Option<SpanContext>, Error> {
-    let trace_id = carrier.get(TRACE_ID);
-    let span_id = carrier.get(SPAN_ID);
-    let mut context = match (trace_id, span_id) {
-        (None, None) => match carrier.get(SINGLE) {
-            Some(single) => match extract_single(single)? {
-                Some(context) => context,
-                None => return Ok(None),
-            },
-            None => return Ok(None),
-        },
-        (Some(_), None) => return Err(Error::corrupted(FORMAT, SPAN_ID, "missing")),
-        (None, Some(_)) => return Err(Error::corrupted(FORMAT, TRACE_ID, "missing")),
-        (Some(trace_id), Some(span_id)) => {
-            let (high, low) = parse_trace_id(trace_id, TRACE_ID)?;
-            let sampled = match (carrier.get(SAMPLED), carrier.get(FLAGS)) {
-                (_, Some("1")) => true,
-                (Some(sampled), _) => parse_sampled(sampled, SAMPLED)?,
-                (None, _) => true,
-            };
-            SpanContext::from_ids(high, low, parse_span_id(span_id, SPAN_ID)?, sampled)
+    let mut decision = None;
+    if let Some(single) = get(carrier, FORMAT, SINGLE)? {
+        match extract_single(single)? {
+            Single::Context(mut context) => {
+                lightstep::extract_baggage(carrier, FORMAT, &mut context)?;
+                return Ok(Some(context));
+            }
+            Single::Decision(sampled) => decision = Some(sampled),
         }
+    }
+    let trace_id = get(carrier, FORMAT, TRACE_ID)?;
+    let span_id = get(carrier, FORMAT, SPAN_ID)?;
+    let (trace_id, span_id) = match (trace_id, span_id) {
+        // No ids: at most a sampling decision, which is no context.
+        (None, None) => return Ok(None),
+        (Some(_), None) => return Err(bad(SPAN_ID, "missing")),
+        (None, Some(_)) => return Err(bad(TRACE_ID, "missing")),
+        (Some(trace_id), Some(span_id)) => (trace_id, span_id),
     };
-    lightstep::extract_baggage(carrier, &mut context);
+    let (high, low) = parse_trace_id(trace_id, TRACE_ID, false)?;
+    let span_id = parse_span_id(span_id, SPAN_ID, false)?;
+    let debug = match get(carrier, FORMAT, FLAGS)? {
+        None => false,
+        Some(flags) => match flags.trim() {
+            "1" => true,
+            "0" => false,
+            _ => {
+                return Err(bad(
+                    FLAGS,
+                    format!("expected 1 or 0, not {}", excerpt(flags)),
+                ))
+            }
+        },
+    };
+    let sampled = match get(carrier, FORMAT, SAMPLED)? {
+        Some(sampled) => parse_sampled(sampled, SAMPLED)?,
+        None => decision.unwrap_or(true),
+    };
+    let mut context = SpanContext::from_ids(high, low, span_id, debug || sampled);
+    lightstep::extract_baggage(carrier, FORMAT, &mut context)?;
     Ok(Some(context))
 }
 
-/// `{traceid}-{spanid}[-{sampled}[-{parentspanid}]]`, or a lone sampling decision
-/// (`0`, `1`, `d`), which carries no context.
-fn extract_single(value: &str) -> Result<Option<SpanContext>, Error> {
-    let parts: Vec<&str> = value.trim().split('-').collect();
-    match parts.as_slice() {
-        [decision] if ["0", "1", "d"].contains(decision) => Ok(None),
-        [trace_id, span_id, rest @ ..] if rest.len() <= 2 => {
-            let (high, low) = parse_trace_id(trace_id, SINGLE)?;
-            let span_id = parse_span_id(span_id, SINGLE)?;
-            let sampled = match rest.first() {
-                Some(s) => parse_sampled(s, SINGLE)?,
-                None => true,
-            };
-            if let Some(parent) = rest.get(1) {
-                parse_span_id(parent, SINGLE)?;
-            }
-            Ok(Some(SpanContext::from_ids(high, low, span_id, sampled)))
-        }
-        _ => Err(Error::corrupted(
-            FORMAT,
-            SINGLE,
-            "expected traceid-spanid[-sampled[-parentspanid]]",
-        )),
+enum Single {
+    Context(SpanContext),
+    /// A lone sampling decision, which carries no context.
+    Decision(bool),
+}
+
+/// `{traceid}-{spanid}[-{sampled}[-{parentspanid}]]`, or a lone `0`, `1` or `d`.
+fn extract_single(value: &str) -> Result<Single, Error> {
+    let value = value.trim();
+    if matches!(value, "0" | "1" | "d") {
+        return Ok(Single::Decision(value != "0"));
     }
+    let mut parts = value.split('-');
+    let (Some(trace_id), Some(span_id)) = (parts.next(), parts.next()) else {
+        return Err(bad(
+            SINGLE,
+            format!(
+                "expected traceid-spanid[-sampled[-parentspanid]], not {}",
+                excerpt(value)
+            ),
+        ));
+    };
+    let sampled = parts.next();
+    let parent = parts.next();
+    if parts.next().is_some() {
+        return Err(bad(
+            SINGLE,
+            format!(
+                "more than four fields in traceid-spanid-sampled-parentspanid: {}",
+                excerpt(value)
+            ),
+        ));
+    }
+    let (high, low) = parse_trace_id(trace_id, SINGLE, true)?;
+    let span_id = parse_span_id(span_id, SINGLE, true)?;
+    let sampled = match sampled {
+        Some("1" | "d") | None => true,
+        Some("0") => false,
+        Some(other) => {
+            return Err(bad(
+                SINGLE,
+                format!("sampling state must be 1, 0 or d, not {}", excerpt(other)),
+            ))
+        }
+    };
+    if let Some(parent) = parent {
+        parse_span_id(parent, SINGLE, true)?;
+    }
+    Ok(Single::Context(SpanContext::from_ids(
+        high, low, span_id, sampled,
+    )))
 }

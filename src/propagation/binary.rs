@@ -1,6 +1,20 @@
 //! The LightStep binary format: a protobuf `BinaryCarrier`, base64-encoded on inject.
+//!
+//! Inject writes what the Go tracer and the Python tracer's `lightstep_binary` format
+//! read: standard base64 (padded) of a `BinaryCarrier` with `basic_ctx` set (ids as
+//! little-endian fixed64, baggage items in key order, so the output is deterministic).
+//! Extract accepts, besides that text:
+//! - the raw `BinaryCarrier` bytes the C++ tracer writes (they start with a field-1 or
+//!   field-2 tag, `0x0a`/`0x12`, which no base64 text starts with);
+//! - the Python tracer's OpenTracing `Format.BINARY`: a 4-byte big-endian length, then a
+//!   `TracerState` message with the fields of `BasicTracerCarrier` (it starts with `0x00`,
+//!   which neither of the others does).
+//!
+//! An empty carrier (or one holding an empty message) is `Ok(None)`; anything else that
+//! does not decode, lacks `basic_ctx`, or has a zero id is an error. Only the low 64 bits
+//! of a 128-bit trace id travel in this format.
 
-use super::base64;
+use super::{base64, BaggageBudget};
 use crate::context::SpanContext;
 use crate::proto::lightstep::{BasicTracerCarrier, BinaryCarrier};
 use crate::Error;
@@ -8,55 +22,157 @@ use prost::Message;
 
 const FORMAT: &str = "lightstep binary";
 
-/// Standard base64 (padded) of a `BinaryCarrier` with `basic_ctx` set: what the Go tracer
-/// and the Python tracer's `lightstep_binary` format read.
+/// Standard base64 (padded) of a `BinaryCarrier` with `basic_ctx` set; empty for a
+/// context with a zero id (the no-op tracer's), which carries nothing.
 pub(crate) fn inject(context: &SpanContext) -> Vec<u8> {
-    let carrier = BinaryCarrier {
-        deprecated_text_ctx: Vec::new(),
-        basic_ctx: Some(BasicTracerCarrier {
-            trace_id: context.trace_id,
-            span_id: context.span_id,
-            sampled: context.sampled,
-            baggage_items: context
-                .baggage()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        }),
-    };
-    base64::encode(&carrier.encode_to_vec())
+    if !super::is_valid(context) {
+        return Vec::new();
+    }
+    base64::encode(&encode_carrier(context))
 }
 
-/// Accepts the base64 text that `inject` writes and the raw protobuf bytes the C++ tracer
-/// writes. An empty carrier holds no context.
-pub(crate) fn extract(carrier: &[u8]) -> Result<Option<SpanContext>, Error> {
-    if carrier.trim_ascii().is_empty() {
-        return Ok(None);
+/// The protobuf bytes, written by hand so baggage comes out in key order (prost's map is a
+/// `HashMap`, whose order changes from run to run).
+fn encode_carrier(context: &SpanContext) -> Vec<u8> {
+    let mut basic = Vec::with_capacity(32);
+    basic.push(0x09); // field 1, fixed64
+    basic.extend_from_slice(&context.trace_id.to_le_bytes());
+    basic.push(0x11); // field 2, fixed64
+    basic.extend_from_slice(&context.span_id.to_le_bytes());
+    if context.sampled {
+        basic.extend_from_slice(&[0x18, 0x01]); // field 3, varint true
     }
-    // A raw `BinaryCarrier` starts with a field-1 or field-2 tag (0x0a, 0x12), neither of
-    // which is a base64 character.
-    let decoded;
-    let bytes = match carrier[0] {
-        0x0a | 0x12 => carrier,
-        _ => {
-            decoded = base64::decode(carrier).map_err(|e| Error::corrupted(FORMAT, "base64", e))?;
-            &decoded[..]
+    for (key, value) in context.baggage() {
+        let mut entry = Vec::with_capacity(key.len() + value.len() + 8);
+        put_bytes(&mut entry, 0x0a, key.as_bytes());
+        put_bytes(&mut entry, 0x12, value.as_bytes());
+        put_bytes(&mut basic, 0x22, &entry); // field 4, map entry
+    }
+    let mut carrier = Vec::with_capacity(basic.len() + 4);
+    put_bytes(&mut carrier, 0x12, &basic); // BinaryCarrier.basic_ctx = 2
+    carrier
+}
+
+fn put_bytes(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    out.push(tag);
+    let mut n = bytes.len() as u64;
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out.extend_from_slice(bytes);
+}
+
+/// Whether `carrier` can only be base64 text (with surrounding whitespace).
+fn looks_like_base64(carrier: &[u8]) -> bool {
+    carrier
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"+/=".contains(&b) || b.is_ascii_whitespace())
+}
+
+pub(crate) fn extract(carrier: &[u8]) -> Result<Option<SpanContext>, Error> {
+    let basic = match carrier.first() {
+        None => return Ok(None),
+        // The Python tracer's length-prefixed `TracerState`.
+        Some(0x00) => {
+            let Some((length, message)) = carrier.split_first_chunk::<4>() else {
+                return Err(Error::corrupted(
+                    FORMAT,
+                    "length",
+                    "a 4-byte length prefix is cut short",
+                ));
+            };
+            let length = u32::from_be_bytes(*length);
+            if usize::try_from(length).ok() != Some(message.len()) {
+                return Err(Error::corrupted(
+                    FORMAT,
+                    "length",
+                    format!(
+                        "the length prefix says {length} bytes, {} follow",
+                        message.len()
+                    ),
+                ));
+            }
+            if message.is_empty() {
+                return Ok(None);
+            }
+            BasicTracerCarrier::decode(message)
+                .map_err(|e| Error::corrupted(FORMAT, "protobuf", e.to_string()))?
+        }
+        // Raw `BinaryCarrier` bytes, as the C++ tracer writes them.
+        Some(0x0a | 0x12) if !looks_like_base64(carrier) => decode_carrier(carrier)?,
+        Some(_) => {
+            if carrier.trim_ascii().is_empty() {
+                return Ok(None);
+            }
+            let bytes = base64::decode(carrier).map_err(|e| {
+                let start = String::from_utf8_lossy(&carrier[..carrier.len().min(40)]);
+                Error::corrupted(FORMAT, "base64", format!("{e}: {}", super::excerpt(&start)))
+            })?;
+            if bytes.is_empty() {
+                return Ok(None);
+            }
+            decode_carrier(&bytes)?
         }
     };
-    let message = BinaryCarrier::decode(bytes)
-        .map_err(|e| Error::corrupted(FORMAT, "protobuf", e.to_string()))?;
-    let basic = message
-        .basic_ctx
-        .ok_or_else(|| Error::corrupted(FORMAT, "basic_ctx", "missing"))?;
     if basic.trace_id == 0 {
         return Err(Error::corrupted(FORMAT, "trace_id", "id is zero"));
     }
     if basic.span_id == 0 {
         return Err(Error::corrupted(FORMAT, "span_id", "id is zero"));
     }
-    let mut context = SpanContext::new(basic.trace_id, basic.span_id).with_sampled(basic.sampled);
+    let mut context = SpanContext::from_ids(0, basic.trace_id, basic.span_id, basic.sampled);
+    let mut budget = BaggageBudget::default();
+    for (key, value) in &basic.baggage_items {
+        budget.take(FORMAT, key, value)?;
+    }
     for (key, value) in basic.baggage_items {
         context.set_baggage_item(key, value);
     }
     Ok(Some(context))
+}
+
+fn decode_carrier(bytes: &[u8]) -> Result<BasicTracerCarrier, Error> {
+    let message = BinaryCarrier::decode(bytes)
+        .map_err(|e| Error::corrupted(FORMAT, "protobuf", e.to_string()))?;
+    message
+        .basic_ctx
+        .ok_or_else(|| Error::corrupted(FORMAT, "basic_ctx", "missing"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_encoding_matches_prost() {
+        let context = SpanContext::from_ids(0, 0xf1e2d3c4b5a69788, 0xff, true)
+            .with_baggage_item("k", "v")
+            .with_baggage_item("empty", "")
+            .with_baggage_item("long", "x".repeat(300));
+        let ours = encode_carrier(&context);
+        let decoded = BinaryCarrier::decode(ours.as_slice()).unwrap();
+        let basic = decoded.basic_ctx.unwrap();
+        assert_eq!(basic.trace_id, 0xf1e2d3c4b5a69788);
+        assert_eq!(basic.span_id, 0xff);
+        assert!(basic.sampled);
+        assert_eq!(basic.baggage_items.len(), 3);
+        assert_eq!(basic.baggage_items["long"].len(), 300);
+        assert_eq!(basic.baggage_items["empty"], "");
+        let unsampled = encode_carrier(&context.with_sampled(false));
+        assert!(
+            !BinaryCarrier::decode(unsampled.as_slice())
+                .unwrap()
+                .basic_ctx
+                .unwrap()
+                .sampled
+        );
+    }
+
+    #[test]
+    fn no_op_context_writes_nothing() {
+        assert!(inject(&SpanContext::from_ids(0, 0, 0, false)).is_empty());
+        assert_eq!(extract(b""), Ok(None));
+    }
 }

@@ -1,7 +1,13 @@
-//! The LightStep (OpenTracing basic) text-map / HTTP-header format.
+//! The LightStep (OpenTracing basic tracer) text-map / HTTP-header format.
+//!
+//! `ot-tracer-traceid` and `ot-tracer-spanid` are lower-case hex without padding (64 bits),
+//! `ot-tracer-sampled` is `true`/`false` (`1`/`0`, which the C++ tracer writes, is read
+//! too), and each baggage item is `ot-baggage-<key>` with the value verbatim. Keys are
+//! matched without regard to case; baggage keys come back in lower case. No tracer key at
+//! all is `Ok(None)`; some but not all of them, or a bad id, is an error.
 
 use super::carrier::{Extractor, Injector};
-use super::hex;
+use super::{excerpt, get, hex, BaggageBudget};
 use crate::context::SpanContext;
 use crate::Error;
 
@@ -9,7 +15,7 @@ const FORMAT: &str = "lightstep";
 const TRACE_ID: &str = "ot-tracer-traceid";
 const SPAN_ID: &str = "ot-tracer-spanid";
 const SAMPLED: &str = "ot-tracer-sampled";
-const BAGGAGE_PREFIX: &str = "ot-baggage-";
+pub(crate) const BAGGAGE_PREFIX: &str = "ot-baggage-";
 
 pub(crate) fn inject(context: &SpanContext, carrier: &mut impl Injector) {
     carrier.set(TRACE_ID, format!("{:x}", context.trace_id));
@@ -21,25 +27,34 @@ pub(crate) fn inject(context: &SpanContext, carrier: &mut impl Injector) {
     inject_baggage(context, carrier);
 }
 
-/// Baggage as `ot-baggage-<key>`, shared with the B3 format (which has none of its own).
+/// Baggage as `ot-baggage-<key>`, shared with the B3 and Trace Context formats (which
+/// have none of their own).
 pub(crate) fn inject_baggage(context: &SpanContext, carrier: &mut impl Injector) {
     for (key, value) in context.baggage() {
         carrier.set(&format!("{BAGGAGE_PREFIX}{key}"), value.clone());
     }
 }
 
-/// Reads `ot-baggage-*` items (keys lower-cased) into `context`.
-pub(crate) fn extract_baggage(carrier: &impl Extractor, context: &mut SpanContext) {
+/// Reads `ot-baggage-*` items (keys lower-cased) into `context`, within the baggage
+/// limits.
+pub(crate) fn extract_baggage(
+    carrier: &impl Extractor,
+    format: &'static str,
+    context: &mut SpanContext,
+) -> Result<(), Error> {
+    let mut budget = BaggageBudget::default();
     for (key, value) in carrier.pairs() {
         if let Some(name) = strip_prefix_ignore_case(key, BAGGAGE_PREFIX) {
             if !name.is_empty() {
+                budget.take(format, name, value)?;
                 context.set_baggage_item(name.to_ascii_lowercase(), value.to_owned());
             }
         }
     }
+    Ok(())
 }
 
-pub(crate) fn has_baggage(carrier: &impl Extractor) -> bool {
+fn has_baggage(carrier: &impl Extractor) -> bool {
     carrier
         .pairs()
         .any(|(key, _)| strip_prefix_ignore_case(key, BAGGAGE_PREFIX).is_some())
@@ -47,8 +62,11 @@ pub(crate) fn has_baggage(carrier: &impl Extractor) -> bool {
 
 fn strip_prefix_ignore_case<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
     let head = key.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &key[prefix.len()..])
+    if head.eq_ignore_ascii_case(prefix) {
+        key.get(prefix.len()..)
+    } else {
+        None
+    }
 }
 
 /// `true`/`false` (any case) or `1`/`0`.
@@ -62,16 +80,21 @@ pub(crate) fn parse_sampled(text: &str) -> Option<bool> {
     }
 }
 
+fn parse_id(text: &str, key: &'static str) -> Result<u64, Error> {
+    hex::parse_u64(text)
+        .map_err(|e| Error::corrupted(FORMAT, key, format!("{e}: {}", excerpt(text))))
+}
+
 pub(crate) fn extract(carrier: &impl Extractor) -> Result<Option<SpanContext>, Error> {
-    let trace_id = carrier.get(TRACE_ID);
-    let span_id = carrier.get(SPAN_ID);
-    let sampled = carrier.get(SAMPLED);
+    let trace_id = get(carrier, FORMAT, TRACE_ID)?;
+    let span_id = get(carrier, FORMAT, SPAN_ID)?;
+    let sampled = get(carrier, FORMAT, SAMPLED)?;
     if trace_id.is_none() && span_id.is_none() && sampled.is_none() {
         if has_baggage(carrier) {
             return Err(Error::corrupted(
                 FORMAT,
-                BAGGAGE_PREFIX,
-                "baggage without a trace id and span id",
+                "ot-baggage-*",
+                "baggage without ot-tracer-traceid, ot-tracer-spanid and ot-tracer-sampled",
             ));
         }
         return Ok(None);
@@ -80,13 +103,16 @@ pub(crate) fn extract(carrier: &impl Extractor) -> Result<Option<SpanContext>, E
     let trace_id = trace_id.ok_or_else(|| missing(TRACE_ID))?;
     let span_id = span_id.ok_or_else(|| missing(SPAN_ID))?;
     let sampled = sampled.ok_or_else(|| missing(SAMPLED))?;
-    let mut context = SpanContext::from_ids(
-        0,
-        hex::parse_u64(trace_id).map_err(|e| Error::corrupted(FORMAT, TRACE_ID, e))?,
-        hex::parse_u64(span_id).map_err(|e| Error::corrupted(FORMAT, SPAN_ID, e))?,
-        parse_sampled(sampled)
-            .ok_or_else(|| Error::corrupted(FORMAT, SAMPLED, "expected true, false, 1 or 0"))?,
-    );
-    extract_baggage(carrier, &mut context);
+    let trace_id = parse_id(trace_id, TRACE_ID)?;
+    let span_id = parse_id(span_id, SPAN_ID)?;
+    let sampled = parse_sampled(sampled).ok_or_else(|| {
+        Error::corrupted(
+            FORMAT,
+            SAMPLED,
+            format!("expected true, false, 1 or 0, not {}", excerpt(sampled)),
+        )
+    })?;
+    let mut context = SpanContext::from_ids(0, trace_id, span_id, sampled);
+    extract_baggage(carrier, FORMAT, &mut context)?;
     Ok(Some(context))
 }
