@@ -1,13 +1,14 @@
-//! Turning span records into protobuf: clock conversion, log limits, and report bodies
-//! that stay under `max_report_bytes`.
+//! Readying span records for the wire (clock conversion, log limits) and building report
+//! bodies around them.
 
 use crate::event::{emit, Event, UnsupportedValue};
 use crate::proto::collector as pb;
 use crate::proto::Timestamp;
-use crate::record::{Fields, LogRecord, Moment, Relationship, SpanRecord};
+use crate::record::{LogRecord, Moment, SpanRecord};
+use crate::wire;
 use crate::Value;
 use prost::Message;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Converts monotonic readings to wall-clock time, from one (wall, monotonic) pair.
 #[derive(Debug, Clone, Copy)]
@@ -94,117 +95,57 @@ pub(crate) struct Limits {
     pub(crate) max_log_value_len: usize,
 }
 
-/// Converts finished spans into protobuf, counting what could not be sent as given.
-#[derive(Debug, Default)]
-pub(crate) struct Converter {
-    pub(crate) encoding_errors: u64,
-}
-
-impl Converter {
-    pub(crate) fn span(&mut self, record: SpanRecord, clock: &Clock, limits: Limits) -> pb::Span {
-        let start = clock.wall(record.start);
-        let finish = clock.wall(record.finish);
-        let duration = finish.duration_since(start).unwrap_or(Duration::ZERO);
-        let references = record
-            .references()
-            .map(|r| pb::Reference {
-                relationship: match r.relationship {
-                    Relationship::ChildOf => pb::reference::Relationship::ChildOf as i32,
-                    Relationship::FollowsFrom => pb::reference::Relationship::FollowsFrom as i32,
-                },
-                span_context: Some(pb::SpanContext {
-                    trace_id: r.trace_id,
-                    span_id: r.span_id,
-                    baggage: Default::default(),
-                }),
-            })
-            .collect();
-        let tags = record
-            .tags
-            .iter()
-            .map(|(k, v)| key_value(k.to_string(), v))
-            .collect();
-        // `SpanRecord::push_log` keeps the first half of the logs in place once it drops.
-        let first_kept = record.logs.len() / 2;
-        let mut logs = Vec::with_capacity(record.logs.len() + 1);
-        for (i, log) in record.logs.iter().enumerate() {
-            if i == first_kept && record.dropped_logs > 0 {
-                logs.push(self.dropped_logs_summary(record.dropped_logs, clock.wall(log.at)));
+/// Readies a finished record for encoding, on the reporter thread: monotonic readings
+/// become wall-clock times, log keys and values are cut to their limits, non-finite log
+/// numbers become strings, and dropped logs get their summary. Returns how many values
+/// could not be sent as given.
+pub(crate) fn normalize(record: &mut SpanRecord, clock: &Clock, limits: Limits) -> u64 {
+    record.start = Moment::Wall(clock.wall(record.start));
+    record.finish = Moment::Wall(clock.wall(record.finish));
+    let mut encoding_errors = 0;
+    for log in &mut record.logs {
+        log.at = Moment::Wall(clock.wall(log.at));
+        for (key, value) in &mut log.fields {
+            if key.len() > limits.max_log_key_len {
+                *key = truncate(key, limits.max_log_key_len).into();
             }
-            logs.push(self.log(log, clock, limits));
-        }
-        let baggage = record
-            .context
-            .baggage()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        pb::Span {
-            span_context: Some(pb::SpanContext {
-                trace_id: record.context.trace_id,
-                span_id: record.context.span_id,
-                baggage,
-            }),
-            operation_name: record.operation.into_owned(),
-            references,
-            start_timestamp: Some(timestamp(start)),
-            duration_micros: duration.as_micros().min(u128::from(u64::MAX)) as u64,
-            tags,
-            logs,
-        }
-    }
-
-    fn log(&mut self, log: &LogRecord, clock: &Clock, limits: Limits) -> pb::Log {
-        pb::Log {
-            timestamp: Some(timestamp(clock.wall(log.at))),
-            fields: self.fields(&log.fields, limits),
+            match value {
+                Value::String(s) if s.len() > limits.max_log_value_len => {
+                    *s = truncate(s, limits.max_log_value_len).into();
+                }
+                Value::Json(j) if j.len() > limits.max_log_value_len => {
+                    // A cut JSON document is no longer JSON: send it as a string.
+                    *value = Value::String(truncate(j, limits.max_log_value_len).into());
+                }
+                Value::Float(x) if !x.is_finite() => {
+                    encoding_errors += 1;
+                    let sent_as = x.to_string();
+                    emit(Event::UnsupportedValue(UnsupportedValue {
+                        key: key.to_string(),
+                        reason: "a log field cannot carry a non-finite number",
+                        sent_as: sent_as.clone(),
+                    }));
+                    *value = Value::String(sent_as.into());
+                }
+                _ => {}
+            }
         }
     }
-
-    fn fields(&mut self, fields: &Fields, limits: Limits) -> Vec<pb::KeyValue> {
-        fields
-            .iter()
-            .map(|(key, value)| {
-                let key = truncate(key, limits.max_log_key_len);
-                let value = match value {
-                    Value::String(s) if s.len() > limits.max_log_value_len => {
-                        Value::String(truncate(s, limits.max_log_value_len).into())
-                    }
-                    Value::Json(j) if j.len() > limits.max_log_value_len => {
-                        // A cut JSON document is no longer JSON: send it as a string.
-                        Value::String(truncate(j, limits.max_log_value_len).into())
-                    }
-                    Value::Float(x) if !x.is_finite() => {
-                        self.encoding_errors += 1;
-                        let sent_as = x.to_string();
-                        emit(Event::UnsupportedValue(UnsupportedValue {
-                            key: key.clone(),
-                            reason: "a log field cannot carry a non-finite number",
-                            sent_as: sent_as.clone(),
-                        }));
-                        Value::String(sent_as.into())
-                    }
-                    other => other.clone(),
-                };
-                key_value(key, &value)
-            })
-            .collect()
-    }
-
-    fn dropped_logs_summary(&mut self, dropped: u64, at: SystemTime) -> pb::Log {
-        pb::Log {
-            timestamp: Some(timestamp(at)),
+    if record.dropped_logs > 0 {
+        // `SpanRecord::push_log` keeps the first half of the logs in place once it drops;
+        // the summary goes between them and the newest.
+        let at = record.logs.len() / 2;
+        let summary = LogRecord {
+            at: record.logs.get(at).map_or(record.finish, |log| log.at),
             fields: vec![
-                key_value("event".into(), &Value::from("dropped logs")),
-                key_value("dropped_logs".into(), &Value::from(dropped)),
+                ("event".into(), Value::from("dropped logs")),
+                ("dropped_logs".into(), Value::from(record.dropped_logs)),
             ],
-        }
+        };
+        record.logs.insert(at, summary);
+        record.dropped_logs = 0;
     }
-}
-
-/// The size a span adds to a `ReportRequest` (field 3, length-delimited).
-pub(crate) fn span_size(span: &pb::Span) -> usize {
-    prost::encoding::message::encoded_len(3, span)
+    encoding_errors
 }
 
 /// Builds report bodies from the fixed parts of every request.
@@ -232,19 +173,19 @@ impl ReportBuilder {
         base.encoded_len() + 128
     }
 
-    /// Encodes a `ReportRequest` field by field, so the spans need not be copied into one.
+    /// Encodes a `ReportRequest` field by field; each span comes with its `span_len`.
     pub(crate) fn encode(
         &self,
-        spans: &[(pb::Span, usize)],
+        spans: &[(SpanRecord, usize)],
         metrics: &pb::InternalMetrics,
     ) -> Vec<u8> {
         use prost::encoding::message;
-        let size = self.overhead() + spans.iter().map(|(_, size)| size).sum::<usize>();
-        let mut body = Vec::with_capacity(size + metrics.encoded_len() + 8);
+        let spans_len: usize = spans.iter().map(|(_, len)| len + 8).sum();
+        let mut body = Vec::with_capacity(self.overhead() + spans_len + metrics.encoded_len());
         message::encode(1, &self.reporter, &mut body);
         message::encode(2, &self.auth, &mut body);
-        for (span, _) in spans {
-            message::encode(3, span, &mut body);
+        for (span, len) in spans {
+            wire::put_span(3, span, *len, &mut body);
         }
         message::encode(6, metrics, &mut body);
         body
@@ -254,6 +195,7 @@ impl ReportBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn truncation_respects_char_boundaries() {

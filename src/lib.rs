@@ -44,6 +44,7 @@ mod stats;
 mod tracer;
 mod transport;
 mod value;
+mod wire;
 
 #[cfg(feature = "collector")]
 pub mod collector;

@@ -1,12 +1,14 @@
 //! The reporter thread: drains finished spans, batches them, and sends reports on its
 //! timer, on flush and on close. It owns everything but the caller's hot path.
 
-use crate::encode::{span_size, timestamp, Clock, Converter, Limits, ReportBuilder};
+use crate::encode::truncate;
+use crate::encode::{normalize, timestamp, Clock, Limits, ReportBuilder};
 use crate::event::{emit, ErrorEvent, ErrorKind, Event, FlushState, StatusReport};
 use crate::proto::collector as pb;
 use crate::record::SpanRecord;
 use crate::stats::{Counters, State};
 use crate::transport::{HttpTransport, Outcome};
+use crate::wire;
 use crate::Error;
 use crossbeam_channel::{never, select, Receiver, Sender};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -53,9 +55,11 @@ pub(crate) struct Reporter {
     transport: HttpTransport,
     builder: ReportBuilder,
     config: Config,
-    /// Converted spans waiting for the collector, oldest first, with their encoded size.
-    pending: Vec<(pb::Span, usize)>,
-    converter: Converter,
+    /// Spans waiting for the collector, oldest first, normalised for encoding, each with
+    /// its encoded `Span` size.
+    pending: Vec<(SpanRecord, usize)>,
+    /// Values not sent as given since the last accepted report (`log_encoder.errors`).
+    encoding_errors: u64,
     last_attempt: Instant,
     /// Start of the period the next report covers (the last accepted report).
     period_start: SystemTime,
@@ -80,7 +84,7 @@ impl Reporter {
             builder,
             config,
             pending: Vec::new(),
-            converter: Converter::default(),
+            encoding_errors: 0,
             last_attempt: Instant::now(),
             period_start: SystemTime::now(),
             dropped_reported: 0,
@@ -235,21 +239,22 @@ impl Reporter {
         }
     }
 
-    fn accept(&mut self, record: SpanRecord, clock: &Clock) {
-        let span = self.converter.span(record, clock, self.config.limits);
-        let size = span_size(&span);
+    fn accept(&mut self, mut record: SpanRecord, clock: &Clock) {
+        self.encoding_errors += normalize(&mut record, clock, self.config.limits);
+        let len = wire::span_len(&record);
+        let size = wire::len_field(len);
         if size + self.builder.overhead() > self.config.max_report_bytes {
             self.counters.add_dropped(1);
             emit(Event::Error(ErrorEvent::new(
                 ErrorKind::Flush(FlushState::Report),
                 Error::Collector(format!(
                     "span `{}` encodes to {size} bytes, more than max_report_bytes; dropped",
-                    span.operation_name
+                    truncate(&record.operation, 128)
                 )),
             )));
             return;
         }
-        self.pending.push((span, size));
+        self.pending.push((record, len));
     }
 
     /// Moves up to `limit` queued spans into the batch, as far as it has room.
@@ -312,8 +317,8 @@ impl Reporter {
         let count = self
             .pending
             .iter()
-            .take_while(|(_, size)| {
-                used += size;
+            .take_while(|(_, len)| {
+                used += wire::len_field(*len);
                 used <= budget
             })
             .count()
@@ -321,7 +326,7 @@ impl Reporter {
             .min(self.pending.len());
         let dropped_total = self.counters.dropped();
         let dropped = dropped_total - self.dropped_reported;
-        let encoding_errors = self.converter.encoding_errors;
+        let encoding_errors = self.encoding_errors;
         let period_end = SystemTime::now();
         let metrics = pb::InternalMetrics {
             start_timestamp: Some(timestamp(self.period_start)),
@@ -350,7 +355,7 @@ impl Reporter {
         self.pending.drain(..count);
         self.counters.add_delivered(count as u64);
         self.dropped_reported = dropped_total;
-        self.converter.encoding_errors -= encoding_errors;
+        self.encoding_errors -= encoding_errors;
         emit(Event::StatusReport(StatusReport {
             start_time: self.period_start,
             finish_time: period_end,
