@@ -21,8 +21,6 @@ use std::time::{Duration, Instant};
 
 /// Spans per round, all threads together: below the channel's capacity of 16 Ki.
 const ROUND: u64 = 12 * 1024;
-/// At most about this many spans per benchmark (see `common::measurement_time`).
-const MAX_SPANS: u64 = 1_500_000;
 
 #[inline(never)]
 fn hot(tracer: &Tracer) {
@@ -82,20 +80,8 @@ fn contended(ours: &Ours, threads: u64, iters: u64) -> Duration {
 fn contention(c: &mut Criterion) {
     let mut group = c.benchmark_group("contention");
     group.throughput(Throughput::Elements(1));
-    group.sample_size(20);
-    let per = {
-        let ours = Ours::hot();
-        let per = common::estimate(
-            4 * common::CHUNK,
-            |n| (0..n).for_each(|_| hot(&ours.tracer)),
-            || ours.flush(),
-        );
-        ours.finish();
-        per
-    };
-    let time = common::measurement_time(per, MAX_SPANS);
-    group.measurement_time(time);
-    group.warm_up_time(time / 3);
+    common::paced_group(&mut group);
+    group.measurement_time(Duration::from_secs(3));
     for threads in [1u64, 2, 4] {
         let mut ours = Rotating::hot();
         group.bench_function(BenchmarkId::new("lightstep_threads", threads), |b| {

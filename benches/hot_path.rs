@@ -11,16 +11,12 @@
 
 mod common;
 
-use common::{estimate, fast, init_global, measurement_time, otel::Otel, paced, Rotating, Tally};
+use common::{fast, init_global, otel::Otel, paced, Rotating, Tally};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fastrace::collector::SpanContext as FastContext;
 use fastrace::local::LocalSpan;
 use opentelemetry::trace::{Span as _, Tracer as _};
 use opentelemetry::KeyValue;
-use std::time::Duration;
-
-/// At most this many spans per benchmark (see `common::measurement_time`).
-const MAX_SPANS: u64 = 3_000_000;
 
 /// Ours, explicit tracer: `Tracer::span(..).start()`, `set_tag` twice, drop.
 #[inline(never)]
@@ -28,6 +24,13 @@ fn ours_builder(tracer: &lightstep::Tracer) {
     let mut span = tracer.span("hot").start();
     span.set_tag("component", "bench");
     span.set_tag("attempt", 42);
+}
+
+/// Ours without the tags (start, finish): no heap allocation at all, shown to isolate
+/// what the tags' `Vec` costs.
+#[inline(never)]
+fn ours_bare(tracer: &lightstep::Tracer) {
+    let _span = tracer.span("hot").start();
 }
 
 /// Ours, the global tracer through `span!` with two tags.
@@ -53,6 +56,13 @@ fn fastrace_span() {
         .with_property(|| ("attempt", "42"));
 }
 
+/// fastrace without the two tags: not the same workload, shown only to place the
+/// figure quoted for fastrace's bare local span.
+#[inline(never)]
+fn fastrace_bare_span() {
+    let _span = LocalSpan::enter_with_local_parent("hot");
+}
+
 /// `n` fastrace local spans under one root (the root's cost is part of the timing).
 fn fastrace_chunk(n: u64) {
     let root = fastrace::Span::root("root", FastContext::random());
@@ -62,31 +72,22 @@ fn fastrace_chunk(n: u64) {
     }
 }
 
-fn set_budget(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    per: Duration,
-) {
-    let time = measurement_time(per, MAX_SPANS);
-    group.measurement_time(time);
-    group.warm_up_time(time / 3);
+fn fastrace_bare_chunk(n: u64) {
+    let root = fastrace::Span::root("root", FastContext::random());
+    let _parent = root.set_local_parent();
+    for _ in 0..n {
+        fastrace_bare_span();
+    }
 }
 
 fn hot_path(c: &mut Criterion) {
     let mut group = c.benchmark_group("hot_path");
     group.throughput(Throughput::Elements(1));
+    common::paced_group(&mut group);
 
     // Ours, Tracer::new, reporting to its own collector (replaced now and then, so the
     // spans the collector keeps in memory stay bounded).
     let mut ours = Rotating::hot();
-    let per = {
-        let ours = ours.get();
-        estimate(
-            4 * common::CHUNK,
-            |n| (0..n).for_each(|_| ours_builder(&ours.tracer)),
-            || ours.flush(),
-        )
-    };
-    set_budget(&mut group, per);
     group.bench_function("lightstep_builder", |b| {
         b.iter_custom(|iters| {
             let ours = ours.get();
@@ -100,17 +101,25 @@ fn hot_path(c: &mut Criterion) {
     });
     ours.report("hot_path/lightstep_builder");
 
+    let mut ours = Rotating::hot();
+    group.bench_function("lightstep_without_tags", |b| {
+        b.iter_custom(|iters| {
+            let ours = ours.get();
+            paced(
+                iters,
+                common::CHUNK,
+                |n| (0..n).for_each(|_| ours_bare(&ours.tracer)),
+                || ours.flush(),
+            )
+        })
+    });
+    ours.report("hot_path/lightstep_without_tags");
+
     // Ours, span!: the global tracer, one collector for the whole process.
     init_global();
     let global = lightstep::global();
     let tally = Tally::default();
     let before = global.stats();
-    let per = estimate(
-        4 * common::CHUNK,
-        |n| (0..n).for_each(|_| ours_macro()),
-        common::flush_global,
-    );
-    set_budget(&mut group, per);
     group.bench_function("lightstep_span_macro", |b| {
         b.iter_custom(|iters| {
             paced(
@@ -129,12 +138,6 @@ fn hot_path(c: &mut Criterion) {
     let tally = Tally::default();
     {
         let otel = Otel::start();
-        let per = estimate(
-            4 * common::CHUNK,
-            |n| (0..n).for_each(|_| otel_span(&otel.tracer)),
-            || otel.flush(),
-        );
-        set_budget(&mut group, per);
         let mut finished = 0;
         group.bench_function("opentelemetry_sdk", |b| {
             b.iter_custom(|iters| {
@@ -147,7 +150,7 @@ fn hot_path(c: &mut Criterion) {
                 )
             })
         });
-        let exported = otel.exported() - 4 * common::CHUNK;
+        let exported = otel.exported();
         tally.add(finished, exported, finished.saturating_sub(exported));
     }
     tally.report("hot_path/opentelemetry_sdk");
@@ -155,8 +158,6 @@ fn hot_path(c: &mut Criterion) {
     // fastrace: local spans under a root per chunk, counting reporter.
     fast::init();
     let tally = Tally::default();
-    let per = estimate(4 * common::CHUNK, fastrace_chunk, fast::flush);
-    set_budget(&mut group, per);
     let before = fast::reported();
     let mut finished = 0;
     let mut roots = 0;
@@ -170,6 +171,10 @@ fn hot_path(c: &mut Criterion) {
     let reported = fast::reported() - before - roots;
     tally.add(finished, reported, finished.saturating_sub(reported));
     tally.report("hot_path/fastrace");
+
+    group.bench_function("fastrace_without_tags", |b| {
+        b.iter_custom(|iters| paced(iters, common::CHUNK, fastrace_bare_chunk, fast::flush))
+    });
 
     group.finish();
 }

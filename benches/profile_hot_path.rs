@@ -1,17 +1,23 @@
-//! A small program for profilers: the hot path (start, two tags, finish) `N` times on an
-//! explicit tracer reporting to a local collector, paced as in `hot_path` so no span is
-//! dropped. The spans are made in `profiled_chunk`, which callgrind can be told to
-//! measure alone (`make profile`). Not run by `cargo bench` (`bench = false`).
+//! A small program for profilers: the hot path (start, two tags, finish) `N` times,
+//! paced as in `hot_path` so no span is dropped, with ours reporting to a local
+//! collector. The spans are made in the `profiled_*` functions, which callgrind can be
+//! told to measure alone (`benches/profile.sh`, run by `make profile`). Not run by
+//! `cargo bench` (`bench = false`).
 //!
-//! `profile_hot_path [N] [builder|macro]` (default 200 000, builder)
+//! `profile_hot_path [N] [builder|macro|noop|otel|fastrace]` (default 200 000, builder)
 
 mod common;
 
-use common::{Ours, CHUNK};
+use common::{fast, otel::Otel, Ours, CHUNK};
+use fastrace::collector::SpanContext as FastContext;
+use fastrace::local::LocalSpan;
 use lightstep::Tracer;
+use opentelemetry::trace::{Span as _, Tracer as _};
+use opentelemetry::KeyValue;
+use std::time::{Duration, Instant};
 
 #[inline(never)]
-fn profiled_chunk(tracer: &Tracer, n: u64) {
+fn profiled_builder(tracer: &Tracer, n: u64) {
     for _ in 0..n {
         let mut span = tracer.span("hot").start();
         span.set_tag("component", "bench");
@@ -20,9 +26,30 @@ fn profiled_chunk(tracer: &Tracer, n: u64) {
 }
 
 #[inline(never)]
-fn profiled_macro_chunk(n: u64) {
+fn profiled_macro(n: u64) {
     for _ in 0..n {
         let _span = lightstep::span!("hot", "component" => "bench", "attempt" => 42);
+    }
+}
+
+#[inline(never)]
+fn profiled_otel(tracer: &opentelemetry_sdk::trace::SdkTracer, n: u64) {
+    for _ in 0..n {
+        let mut span = tracer.start("hot");
+        span.set_attribute(KeyValue::new("component", "bench"));
+        span.set_attribute(KeyValue::new("attempt", 42));
+        span.end();
+    }
+}
+
+#[inline(never)]
+fn profiled_fastrace(n: u64) {
+    let root = fastrace::Span::root("root", FastContext::random());
+    let _parent = root.set_local_parent();
+    for _ in 0..n {
+        let _span = LocalSpan::enter_with_local_parent("hot")
+            .with_property(|| ("component", "bench"))
+            .with_property(|| ("attempt", "42"));
     }
 }
 
@@ -31,8 +58,8 @@ fn thread_minor_faults() -> u64 {
     std::fs::read_to_string("/proc/thread-self/stat")
         .ok()
         .and_then(|stat| {
-            // Fields after the command name, which is in parentheses: minflt is the 10th
-            // field of the line, the 8th after the closing parenthesis.
+            // minflt is the 10th field of the line, the 8th after the command name,
+            // which is in parentheses.
             let rest = &stat[stat.rfind(')')? + 2..];
             rest.split(' ').nth(7)?.parse().ok()
         })
@@ -46,30 +73,50 @@ fn main() {
         .map(|a| a.parse().expect("N is a number"))
         .unwrap_or(200_000);
     let mode = args.next().unwrap_or_else(|| "builder".into());
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let faults = thread_minor_faults();
-    let mut timed = std::time::Duration::ZERO;
-    let stats = match mode.as_str() {
-        "macro" => {
-            common::init_global();
-            timed += common::paced(n, CHUNK, profiled_macro_chunk, common::flush_global);
-            lightstep::global().stats()
-        }
-        _ => {
+    let timed: Duration;
+    let mut outcome = String::new();
+    match mode.as_str() {
+        "builder" => {
             let ours = Ours::hot();
-            timed += common::paced(
+            timed = common::paced(
                 n,
                 CHUNK,
-                |c| profiled_chunk(&ours.tracer, c),
+                |c| profiled_builder(&ours.tracer, c),
                 || ours.flush(),
             );
-            ours.finish()
+            outcome = format!("{:?}", ours.finish());
         }
-    };
+        "macro" => {
+            common::init_global();
+            timed = common::paced(n, CHUNK, profiled_macro, common::flush_global);
+            outcome = format!("{:?}", lightstep::global().stats());
+        }
+        "noop" => {
+            timed = common::paced(n, CHUNK, profiled_macro, || {});
+        }
+        "otel" => {
+            let otel = Otel::start();
+            timed = common::paced(
+                n,
+                CHUNK,
+                |c| profiled_otel(&otel.tracer, c),
+                || otel.flush(),
+            );
+            outcome = format!("exported {}", otel.exported());
+        }
+        "fastrace" => {
+            fast::init();
+            timed = common::paced(n, CHUNK, profiled_fastrace, fast::flush);
+            outcome = format!("reported {}", fast::reported());
+        }
+        other => panic!("unknown mode {other}: builder, macro, noop, otel or fastrace"),
+    }
     let faults = thread_minor_faults() - faults;
     eprintln!(
         "{n} spans ({mode}): {:.1} ns per span timed, {:.1} s in all, {:.3} page faults \
-         per span on this thread; {stats:?}",
+         per span on this thread; {outcome}",
         timed.as_nanos() as f64 / n as f64,
         started.elapsed().as_secs_f64(),
         faults as f64 / n as f64,

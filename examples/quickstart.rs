@@ -1,10 +1,12 @@
 //! Traces a small nested workload and shows what the collector received.
 //!
 //! With no `LIGHTSTEP_ACCESS_TOKEN` set, it starts a local collector in this process and
-//! prints the trace tree exactly as that collector decoded it from HTTP. With the variable
-//! set, it reports to LightStep (configured by the `LIGHTSTEP_*` variables) instead.
+//! prints the trace tree exactly as that collector decoded it from HTTP (or from gRPC, with
+//! `LIGHTSTEP_TRANSPORT=grpc` and the `grpc` feature). With the variable set, it reports to
+//! LightStep (configured by the `LIGHTSTEP_*` variables) instead.
 //!
 //!     cargo run --example quickstart
+//!     LIGHTSTEP_TRANSPORT=grpc cargo run --example quickstart --features grpc
 
 use lightstep::collector::{render_trace_tree, LocalCollector};
 use lightstep::{span, Event, Options, Value};
@@ -26,13 +28,25 @@ fn main() -> Result<(), lightstep::Error> {
     } else {
         None
     };
+    let grpc = std::env::var("LIGHTSTEP_TRANSPORT").is_ok_and(|t| t.eq_ignore_ascii_case("grpc"));
     let options = match &collector {
         Some(collector) => {
-            println!(
-                "No LIGHTSTEP_ACCESS_TOKEN: reporting to a local collector at {}",
-                collector.url()
-            );
-            Options::new("quickstart-local").collector_url(collector.url())
+            let options = Options::new("quickstart-local");
+            // Without the `grpc` feature, `use_grpc()` makes `init` say which feature to enable.
+            #[cfg(feature = "grpc")]
+            let (options, url) = if grpc {
+                (options.use_grpc(), collector.grpc_url())
+            } else {
+                (options, collector.url())
+            };
+            #[cfg(not(feature = "grpc"))]
+            let (options, url) = if grpc {
+                (options.use_grpc(), collector.url())
+            } else {
+                (options, collector.url())
+            };
+            println!("No LIGHTSTEP_ACCESS_TOKEN: reporting to a local collector at {url}");
+            options.collector_url(url)
         }
         None => Options::from_env()?,
     };
@@ -46,8 +60,13 @@ fn main() -> Result<(), lightstep::Error> {
     if let Some(collector) = collector {
         let reports = collector.reports();
         println!(
-            "\nThe collector received {} report(s) over HTTP ({} bytes):\n",
+            "\nThe collector received {} report(s) over {} ({} bytes):\n",
             reports.len(),
+            if reports.iter().all(|r| r.grpc) && !reports.is_empty() {
+                "gRPC"
+            } else {
+                "HTTP"
+            },
             reports.iter().map(|r| r.body_bytes).sum::<usize>()
         );
         print!("{}", render_trace_tree(&collector.spans()));

@@ -2,7 +2,8 @@
 //!
 //! Finished spans leave the caller's thread through a bounded channel, without blocking
 //! and without touching the network; one reporter thread (`lightstep-reporter`) batches
-//! them into protobuf reports and sends them over HTTP. Every span is either delivered or
+//! them into protobuf reports and sends them over HTTP (or gRPC, with the `grpc` feature,
+//! on a private runtime inside that thread). Every span is either delivered or
 //! counted as dropped ([`Tracer::stats`], [`Event::StatusReport`]).
 //!
 //! ```no_run
@@ -23,8 +24,8 @@
 //! ```
 //!
 //! Cargo features: `collector` (a local collector for tests and debugging, with fault
-//! injection: `collector::LocalCollector`) and `http` (`Injector`/`Extractor` for
-//! `http::HeaderMap`).
+//! injection: `collector::LocalCollector`), `http` (`Injector`/`Extractor` for
+//! `http::HeaderMap`) and `grpc` (the gRPC transport, [`Options::use_grpc`]).
 #![warn(missing_docs)]
 
 mod active;
@@ -32,6 +33,8 @@ mod context;
 mod encode;
 mod error;
 mod event;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod identity;
 mod ids;
 mod options;

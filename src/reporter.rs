@@ -7,7 +7,7 @@ use crate::event::{emit, ErrorEvent, ErrorKind, Event, FlushState, StatusReport}
 use crate::proto::collector as pb;
 use crate::record::SpanRecord;
 use crate::stats::{Counters, State};
-use crate::transport::{HttpTransport, Outcome};
+use crate::transport::{Outcome, Transport};
 use crate::wire;
 use crate::Error;
 use crossbeam_channel::{never, select, Receiver, Sender};
@@ -52,7 +52,7 @@ pub(crate) struct Reporter {
     spans: Receiver<SpanRecord>,
     control: Receiver<Control>,
     counters: Arc<Counters>,
-    transport: HttpTransport,
+    transport: Transport,
     builder: ReportBuilder,
     config: Config,
     /// Spans waiting for the collector, oldest first, normalised for encoding, each with
@@ -72,7 +72,7 @@ impl Reporter {
         spans: Receiver<SpanRecord>,
         control: Receiver<Control>,
         counters: Arc<Counters>,
-        transport: HttpTransport,
+        transport: Transport,
         builder: ReportBuilder,
         config: Config,
     ) -> Reporter {

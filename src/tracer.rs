@@ -11,7 +11,7 @@ use crate::record::SpanRecord;
 use crate::reporter::{Config, Control, Reporter};
 use crate::span::SpanBuilder;
 use crate::stats::{Counters, State, Stats};
-use crate::transport::HttpTransport;
+use crate::transport::Transport;
 use crate::Error;
 use crossbeam_channel::{bounded, Sender, TrySendError};
 use std::borrow::Cow;
@@ -218,7 +218,7 @@ impl Inner {
     /// Validates the options and starts the reporter thread.
     pub(crate) fn start(options: Options) -> Result<Inner, Error> {
         options.validate()?;
-        let transport = HttpTransport::new(&options)?;
+        let transport = Transport::new(&options)?;
         let max = options.max_buffered_spans;
         let channel_capacity = (max / 2).clamp(1, MAX_CHANNEL_CAPACITY);
         let batch_capacity = max.saturating_sub(channel_capacity).max(1);
@@ -229,7 +229,7 @@ impl Inner {
             close_timeout: options.close_timeout,
             batch_capacity,
             half_full: (max / 2).clamp(1, batch_capacity),
-            max_report_bytes: options.max_report_bytes,
+            max_report_bytes: transport.max_report_bytes(options.max_report_bytes),
             limits: Limits {
                 max_log_key_len: options.max_log_key_len,
                 max_log_value_len: options.max_log_value_len,

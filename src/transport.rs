@@ -1,4 +1,5 @@
-//! Sending one encoded report to the collector over synchronous HTTP (`ureq`, rustls).
+//! Sending one encoded report to the collector: over synchronous HTTP (`ureq`, rustls),
+//! or over gRPC (feature `grpc`, `crate::grpc`). The reporter sees only [`Transport`].
 
 use crate::event::{ErrorKind, FlushState};
 use crate::options::{parse_collector_url, Options};
@@ -22,6 +23,47 @@ pub(crate) enum Outcome {
     AcceptedBadBody(Error),
     /// No acceptance: the batch is kept for another attempt.
     Failed(ErrorKind, Error),
+}
+
+/// The way reports travel; everything else (batching, splitting, accounting, events)
+/// is the reporter's and the same for both.
+pub(crate) enum Transport {
+    Http(HttpTransport),
+    #[cfg(feature = "grpc")]
+    Grpc(Box<crate::grpc::GrpcTransport>),
+}
+
+impl Transport {
+    /// The transport `options` ask for, its settings checked.
+    pub(crate) fn new(options: &Options) -> Result<Transport, Error> {
+        match options.transport {
+            crate::options::Transport::Http => Ok(Transport::Http(HttpTransport::new(options)?)),
+            #[cfg(feature = "grpc")]
+            crate::options::Transport::Grpc => Ok(Transport::Grpc(Box::new(
+                crate::grpc::GrpcTransport::new(options)?,
+            ))),
+            #[cfg(not(feature = "grpc"))]
+            crate::options::Transport::Grpc => Err(crate::options::grpc_unavailable()),
+        }
+    }
+
+    /// Sends one encoded `ReportRequest`, waiting at most `timeout` for the whole exchange.
+    pub(crate) fn send(&mut self, body: &[u8], timeout: Duration) -> Outcome {
+        match self {
+            Transport::Http(http) => http.send(body, timeout),
+            #[cfg(feature = "grpc")]
+            Transport::Grpc(grpc) => grpc.send(body, timeout),
+        }
+    }
+
+    /// The largest report body this transport can carry, given the configured one.
+    pub(crate) fn max_report_bytes(&self, configured: usize) -> usize {
+        match self {
+            Transport::Http(_) => configured,
+            #[cfg(feature = "grpc")]
+            Transport::Grpc(_) => crate::grpc::GrpcTransport::max_report_bytes(configured),
+        }
+    }
 }
 
 pub(crate) struct HttpTransport {
@@ -110,6 +152,12 @@ pub(crate) fn interpret(status: u16, body: Result<Vec<u8>, String>) -> Outcome {
             "the collector accepted the report but its response could not be read: {e}"
         ))),
     }
+}
+
+/// Checks that `pem` holds at least one certificate, as `root_certificates_pem` must.
+#[cfg(feature = "grpc")]
+pub(crate) fn check_certificates(pem: &[u8]) -> Result<(), Error> {
+    parse_certificates(pem).map(drop)
 }
 
 fn parse_certificates(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>, Error> {

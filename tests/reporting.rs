@@ -219,7 +219,18 @@ fn invalid_options_are_refused() {
             "max_buffered_spans",
         ),
         (Options::new("t").tag("lightstep.guid", "x"), "tag"),
-        (Options::new("t").use_grpc(), "use_grpc"),
+        // Without the `grpc` feature `use_grpc` itself is refused; with it, the URL (a
+        // gRPC URL has no path).
+        (
+            Options::new("t")
+                .use_grpc()
+                .collector_url("http://127.0.0.1:9/base"),
+            if cfg!(feature = "grpc") {
+                "collector_url"
+            } else {
+                "use_grpc"
+            },
+        ),
         (
             Options::new("t").root_certificates_pem("not a pem"),
             "root_certificates_pem",

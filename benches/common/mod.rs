@@ -60,18 +60,17 @@ pub fn paced(
     timed
 }
 
-/// A measurement time that keeps a benchmark to about `max_iters` iterations: each span
-/// of ours ends up decoded and kept in memory by the `LocalCollector`, and the untimed
-/// flushes cost more than the spans themselves, so the iteration count, not the timed
-/// seconds, is what has to be bounded. `per_iter` is a rough estimate taken beforehand.
-pub fn measurement_time(per_iter: Duration, max_iters: u64) -> Duration {
-    let wanted = per_iter.saturating_mul(u32::try_from(max_iters).unwrap_or(u32::MAX));
-    wanted.clamp(Duration::from_millis(150), Duration::from_secs(1))
-}
-
-/// Times `iters` iterations of `body` paced like the benchmark, for [`measurement_time`].
-pub fn estimate(iters: u64, body: impl FnMut(u64), settle: impl FnMut()) -> Duration {
-    paced(iters, CHUNK, body, settle) / u32::try_from(iters).unwrap_or(u32::MAX)
+/// Settings for a group whose benchmarks are paced with untimed flushes.
+///
+/// Criterion 0.8 budgets `iter_custom` benchmarks by wall-clock time (its warm-up and
+/// its iteration plan use the time the routine takes, not the time it reports), so the
+/// untimed flushes count against these budgets: they bound both the run time and the
+/// number of spans a `LocalCollector` ends up keeping.
+pub fn paced_group(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    group
+        .sample_size(40)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
 }
 
 /// Our tracer reporting to its own local collector over loopback.

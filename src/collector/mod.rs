@@ -1,5 +1,7 @@
 //! A local LightStep collector (cargo feature `collector`): a real HTTP server on
-//! loopback that decodes reports with this crate's protobuf types and keeps them.
+//! loopback that decodes reports with this crate's protobuf types and keeps them. With the
+//! `grpc` feature it also serves `CollectorService/Report` over gRPC on a second port
+//! ([`LocalCollector::grpc_url`]), with the same store of reports and the same faults.
 //!
 //! It serves tests, examples, and users checking their own instrumentation.
 //!
@@ -16,6 +18,8 @@
 //! assert_eq!(collector.spans()[0].operation_name, "hello");
 //! ```
 
+#[cfg(feature = "grpc")]
+mod grpc;
 mod http;
 mod tree;
 
@@ -34,14 +38,19 @@ use std::time::{Duration, Instant, SystemTime};
 pub struct ReceivedReport {
     /// The decoded request body.
     pub request: ReportRequest,
-    /// The `Lightstep-Access-Token` header, if one was sent.
+    /// The `Lightstep-Access-Token` header (gRPC: the `lightstep-access-token` metadata),
+    /// if one was sent.
     pub token_header: Option<String>,
     /// The request body exactly as received.
     pub body: Vec<u8>,
     /// The size of the request body in bytes.
     pub body_bytes: usize,
-    /// The HTTP status the collector answered with (200: the spans were accepted).
+    /// The HTTP status the collector answered with (200: the spans were accepted). Over
+    /// gRPC: 200 for `OK`, otherwise the HTTP status whose gRPC code was answered (see
+    /// [`LocalCollector::fail_next`]).
     pub status: u16,
+    /// Whether the report came over gRPC rather than HTTP.
+    pub grpc: bool,
 }
 
 impl ReceivedReport {
@@ -62,6 +71,9 @@ impl ReceivedReport {
 }
 
 /// A misbehaviour the collector can be told to show, for testing a tracer against it.
+///
+/// Over gRPC, `Blackhole` is a call that is never answered, `Slow`, `Garbage` and
+/// `HugeResponse` are as over HTTP, and `Truncated` and `Reset` do not apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
@@ -111,13 +123,17 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct LocalCollector {
     shared: Arc<Shared>,
     server: Server,
+    #[cfg(feature = "grpc")]
+    grpc: grpc::GrpcServer,
 }
 
 impl std::fmt::Debug for LocalCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalCollector")
-            .field("addr", &self.server.addr())
-            .finish_non_exhaustive()
+        let mut debug = f.debug_struct("LocalCollector");
+        debug.field("addr", &self.server.addr());
+        #[cfg(feature = "grpc")]
+        debug.field("grpc_addr", &self.grpc.addr());
+        debug.finish_non_exhaustive()
     }
 }
 
@@ -127,10 +143,38 @@ impl LocalCollector {
         LocalCollector::bind("127.0.0.1:0")
     }
 
-    /// Starts a collector on the given address.
+    /// Starts a collector on the given address (and, with the `grpc` feature, its gRPC
+    /// server on a free port of the same IP address).
     pub fn bind(addr: impl ToSocketAddrs) -> Result<LocalCollector, crate::Error> {
-        let cannot = |e: std::io::Error| crate::Error::Transport(format!("cannot listen: {e}"));
-        let listener = TcpListener::bind(addr).map_err(cannot)?;
+        let listener = TcpListener::bind(addr).map_err(cannot_listen)?;
+        #[cfg(feature = "grpc")]
+        let grpc = {
+            let ip = listener.local_addr().map_err(cannot_listen)?.ip();
+            TcpListener::bind((ip, 0)).map_err(cannot_listen)?
+        };
+        LocalCollector::serve(
+            listener,
+            #[cfg(feature = "grpc")]
+            grpc,
+        )
+    }
+
+    /// Starts a collector with its HTTP server on `http` and its gRPC server on `grpc`
+    /// (to restart one on the same ports, say).
+    #[cfg(feature = "grpc")]
+    pub fn bind_with_grpc(
+        http: impl ToSocketAddrs,
+        grpc: impl ToSocketAddrs,
+    ) -> Result<LocalCollector, crate::Error> {
+        let http = TcpListener::bind(http).map_err(cannot_listen)?;
+        let grpc = TcpListener::bind(grpc).map_err(cannot_listen)?;
+        LocalCollector::serve(http, grpc)
+    }
+
+    fn serve(
+        listener: TcpListener,
+        #[cfg(feature = "grpc")] grpc_listener: TcpListener,
+    ) -> Result<LocalCollector, crate::Error> {
         let shared = Arc::new(Shared {
             received: Mutex::new(Vec::new()),
             arrived: Condvar::new(),
@@ -144,8 +188,16 @@ impl LocalCollector {
             on_report: Mutex::new(None),
         });
         let server = Server::start(listener, Arc::clone(&shared) as Arc<dyn http::Handler>)
-            .map_err(cannot)?;
-        Ok(LocalCollector { shared, server })
+            .map_err(cannot_listen)?;
+        #[cfg(feature = "grpc")]
+        let grpc =
+            grpc::GrpcServer::start(grpc_listener, Arc::clone(&shared)).map_err(cannot_listen)?;
+        Ok(LocalCollector {
+            shared,
+            server,
+            #[cfg(feature = "grpc")]
+            grpc,
+        })
     }
 
     /// The address it listens on.
@@ -158,18 +210,37 @@ impl LocalCollector {
         format!("http://{}", self.addr())
     }
 
+    /// The address its gRPC server listens on.
+    #[cfg(feature = "grpc")]
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc.addr()
+    }
+
+    /// The URL to give [`Options::collector_url`](crate::Options::collector_url) with
+    /// [`Options::use_grpc`](crate::Options::use_grpc) (plaintext HTTP/2).
+    #[cfg(feature = "grpc")]
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.grpc_addr())
+    }
+
     /// Shows `fault` from now on (for new connections, in the case of
     /// [`Fault::Blackhole`]).
     pub fn set_fault(&self, fault: Fault) {
         lock(&self.shared.behaviour).fault = fault;
     }
 
-    /// Answers 401 to reports that carry another token (in the header or the body).
+    /// Answers 401 (gRPC: `UNAUTHENTICATED`) to reports that carry another token (in the
+    /// header or metadata, or in the body).
     pub fn require_token(&self, token: impl Into<String>) {
         lock(&self.shared.behaviour).required_token = Some(token.into());
     }
 
     /// Answers the next `count` reports with HTTP `status` (keeping them as received).
+    ///
+    /// Over gRPC the status becomes its gRPC code as gRPC maps HTTP statuses: 401
+    /// `UNAUTHENTICATED`, 403 `PERMISSION_DENIED`, 404 `UNIMPLEMENTED`, 429, 502, 503 and
+    /// 504 `UNAVAILABLE`, 400 and 500 `INTERNAL`, 408 `DEADLINE_EXCEEDED`, 413
+    /// `RESOURCE_EXHAUSTED`, any other `UNKNOWN`.
     pub fn fail_next(&self, count: usize, status: u16) {
         let mut behaviour = lock(&self.shared.behaviour);
         behaviour.failures_left = count;
@@ -253,16 +324,52 @@ impl http::Handler for Shared {
     }
 
     fn handle(&self, request: &Request) -> Reply {
+        let token_header = request.header("Lightstep-Access-Token").map(str::to_owned);
+        let verdict = self.receive(&request.body, token_header, false);
+        match verdict.fault {
+            Fault::Slow(delay) => {
+                std::thread::sleep(delay);
+                Reply::Respond(verdict.status, verdict.body)
+            }
+            Fault::Garbage if verdict.status == 200 => Reply::Respond(200, vec![0xff; 32]),
+            Fault::Truncated if verdict.status == 200 => Reply::Truncate(verdict.body),
+            Fault::HugeResponse(size) if verdict.status == 200 => Reply::Huge(size),
+            _ => Reply::Respond(verdict.status, verdict.body),
+        }
+    }
+}
+
+/// How the collector answers one report, whatever carried it.
+pub(crate) struct Verdict {
+    /// 200 (accepted), or the HTTP status of the refusal.
+    pub(crate) status: u16,
+    /// The encoded `ReportResponse`.
+    pub(crate) body: Vec<u8>,
+    /// Why it was refused (empty when accepted); the gRPC status message.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(crate) reason: String,
+    /// The fault to show while answering.
+    pub(crate) fault: Fault,
+}
+
+impl Shared {
+    /// Decodes a report body, judges it by the current behaviour, and keeps it (unless it
+    /// is not a `ReportRequest`).
+    pub(crate) fn receive(&self, body: &[u8], token_header: Option<String>, grpc: bool) -> Verdict {
         let received_at = SystemTime::now();
-        let report = match ReportRequest::decode(request.body.as_slice()) {
+        let report = match ReportRequest::decode(body) {
             Ok(report) => report,
             Err(e) => {
                 let reason = format!("not a ReportRequest: {e}");
-                return Reply::Respond(400, error_response(&reason, received_at));
+                return Verdict {
+                    status: 400,
+                    body: error_response(&reason, received_at),
+                    reason,
+                    fault: Fault::None,
+                };
             }
         };
-        let token_header = request.header("Lightstep-Access-Token").map(str::to_owned);
-        let (status, body, fault) = {
+        let (status, reason, response, fault) = {
             let mut behaviour = lock(&self.behaviour);
             let body_token = report.auth.as_ref().map_or("", |a| a.access_token.as_str());
             let token_ok = match &behaviour.required_token {
@@ -274,15 +381,15 @@ impl http::Handler for Shared {
                     header_ok && body_ok && (token_header.is_some() || !body_token.is_empty())
                 }
             };
-            let (status, body) = if !token_ok {
-                (401, error_response("invalid access token", received_at))
+            let (status, reason) = if !token_ok {
+                (401, "invalid access token")
             } else if behaviour.failures_left > 0 {
                 behaviour.failures_left -= 1;
-                (
-                    behaviour.fail_status,
-                    error_response("injected failure", received_at),
-                )
+                (behaviour.fail_status, "injected failure")
             } else {
+                (200, "")
+            };
+            let response = if status == 200 {
                 let commands = if behaviour.disable {
                     vec![Command {
                         disable: true,
@@ -291,39 +398,42 @@ impl http::Handler for Shared {
                 } else {
                     Vec::new()
                 };
-                let response = ReportResponse {
+                ReportResponse {
                     commands,
                     receive_timestamp: Some(timestamp(received_at)),
                     transmit_timestamp: Some(timestamp(SystemTime::now())),
                     ..Default::default()
-                };
-                (200, response.encode_to_vec())
+                }
+                .encode_to_vec()
+            } else {
+                error_response(reason, received_at)
             };
-            (status, body, behaviour.fault.clone())
+            (status, reason, response, behaviour.fault.clone())
         };
         let received = ReceivedReport {
             request: report,
             token_header,
-            body_bytes: request.body.len(),
-            body: request.body.clone(),
+            body_bytes: body.len(),
+            body: body.to_vec(),
             status,
+            grpc,
         };
         if let Some(callback) = lock(&self.on_report).as_ref() {
             callback(&received);
         }
         lock(&self.received).push(received);
         self.arrived.notify_all();
-        match fault {
-            Fault::Slow(delay) => {
-                std::thread::sleep(delay);
-                Reply::Respond(status, body)
-            }
-            Fault::Garbage if status == 200 => Reply::Respond(200, vec![0xff; 32]),
-            Fault::Truncated if status == 200 => Reply::Truncate(body),
-            Fault::HugeResponse(size) if status == 200 => Reply::Huge(size),
-            _ => Reply::Respond(status, body),
+        Verdict {
+            status,
+            body: response,
+            reason: reason.to_owned(),
+            fault,
         }
     }
+}
+
+fn cannot_listen(e: std::io::Error) -> crate::Error {
+    crate::Error::Transport(format!("cannot listen: {e}"))
 }
 
 fn error_response(reason: &str, received_at: SystemTime) -> Vec<u8> {
