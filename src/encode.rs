@@ -8,33 +8,30 @@ use crate::record::{LogRecord, Moment, SpanRecord};
 use crate::wire;
 use crate::Value;
 use prost::Message;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Converts monotonic readings to wall-clock time, from one (wall, monotonic) pair.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Clock {
     wall: SystemTime,
-    mono: Instant,
+    mono: quanta::Instant,
 }
 
 impl Clock {
     pub(crate) fn now() -> Clock {
         Clock {
             wall: SystemTime::now(),
-            mono: Instant::now(),
+            mono: quanta::Instant::now(),
         }
     }
 
     pub(crate) fn wall(&self, moment: Moment) -> SystemTime {
         match moment {
             Moment::Wall(time) => time,
-            Moment::Mono(at) => {
-                if at <= self.mono {
-                    self.wall - (self.mono - at)
-                } else {
-                    self.wall + (at - self.mono)
-                }
-            }
+            Moment::Mono(at) => match self.mono.checked_duration_since(at) {
+                Some(before) => self.wall - before,
+                None => self.wall + at.duration_since(self.mono),
+            },
         }
     }
 }
@@ -153,24 +150,25 @@ pub(crate) fn normalize(record: &mut SpanRecord, clock: &Clock, limits: Limits) 
 pub(crate) struct ReportBuilder {
     reporter: pb::Reporter,
     auth: pb::Auth,
+    overhead: usize,
 }
 
 impl ReportBuilder {
     pub(crate) fn new(reporter: pb::Reporter, access_token: String) -> ReportBuilder {
+        use prost::encoding::message::encoded_len;
+        let auth = pb::Auth { access_token };
+        // Room for the internal metrics, whose counts vary, is included.
+        let overhead = encoded_len(1, &reporter) + encoded_len(2, &auth) + 128;
         ReportBuilder {
             reporter,
-            auth: pb::Auth { access_token },
+            auth,
+            overhead,
         }
     }
 
     /// The bytes a report takes besides its spans (with room for the metrics).
     pub(crate) fn overhead(&self) -> usize {
-        let base = pb::ReportRequest {
-            reporter: Some(self.reporter.clone()),
-            auth: Some(self.auth.clone()),
-            ..Default::default()
-        };
-        base.encoded_len() + 128
+        self.overhead
     }
 
     /// Encodes a `ReportRequest` field by field; each span comes with its `span_len`.

@@ -3,7 +3,7 @@
 use crate::active;
 use crate::context::SpanContext;
 use crate::ids::next_id;
-use crate::record::{LogRecord, Moment, Reference, Relationship, SpanRecord};
+use crate::record::{LogRecord, Moment, Reference, Relationship, SpanRecord, Tags};
 use crate::tracer::Tracer;
 use crate::Value;
 use std::borrow::Cow;
@@ -20,19 +20,20 @@ pub struct SpanBuilder<'t> {
     operation: Cow<'static, str>,
     parent: Option<SpanContext>,
     references: Vec<Reference>,
-    tags: Vec<(Cow<'static, str>, Value)>,
+    tags: Tags,
     start: Option<SystemTime>,
     no_parent: bool,
 }
 
 impl<'t> SpanBuilder<'t> {
+    #[inline]
     pub(crate) fn new(tracer: &'t Tracer, operation: Cow<'static, str>) -> Self {
         SpanBuilder {
             tracer,
             operation,
             parent: None,
             references: Vec::new(),
-            tags: Vec::new(),
+            tags: Tags::default(),
             start: None,
             no_parent: false,
         }
@@ -80,7 +81,15 @@ impl<'t> SpanBuilder<'t> {
     }
 
     /// Starts the span.
+    #[inline]
     pub fn start(self) -> Span {
+        if self.tracer.is_noop() {
+            return Span::noop();
+        }
+        self.start_recording()
+    }
+
+    fn start_recording(self) -> Span {
         let Some(inner) = self.tracer.inner() else {
             return Span::noop();
         };
@@ -111,11 +120,12 @@ impl<'t> SpanBuilder<'t> {
             },
             None => SpanContext::from_ids(0, next_id(), next_id(), true),
         };
-        let state = if context.sampled {
-            State::Recording
-        } else {
-            State::Unsampled
-        };
+        if !context.sampled {
+            return Span {
+                tracer: tracer.clone(),
+                state: State::Unsampled(context),
+            };
+        }
         let mut more_references = references;
         let first = if more_references.is_empty() {
             parent_reference
@@ -128,8 +138,7 @@ impl<'t> SpanBuilder<'t> {
         };
         Span {
             tracer: tracer.clone(),
-            state,
-            record: SpanRecord {
+            state: State::Recording(SpanRecord {
                 context,
                 operation,
                 parent: first,
@@ -139,24 +148,34 @@ impl<'t> SpanBuilder<'t> {
                 tags,
                 logs: Vec::new(),
                 dropped_logs: 0,
-            },
+            }),
         }
     }
 
     /// Starts the span and makes it the thread's active span until the guard drops.
+    #[inline]
     pub fn start_active(self) -> ActiveSpan {
         ActiveSpan::new(self.start())
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a span holds, by stage of its life.
+// The record stays inline: boxing it would cost a heap allocation per span.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
 enum State {
-    Recording,
+    /// Being recorded.
+    Recording(SpanRecord),
     /// Part of an unsampled trace: propagated, never recorded.
-    Unsampled,
-    /// From a no-op tracer, or already finished.
-    Inert,
+    Unsampled(SpanContext),
+    /// Finished: its record went to the reporter; its context stays for callers.
+    Finished(SpanContext),
+    /// From the no-op tracer: nothing at all.
+    Noop,
 }
+
+/// The context of every no-op span.
+static NOOP_CONTEXT: SpanContext = SpanContext::from_ids(0, 0, 0, false);
 
 /// A span: a named, timed operation in a trace.
 ///
@@ -173,43 +192,42 @@ enum State {
 pub struct Span {
     tracer: Tracer,
     state: State,
-    record: SpanRecord,
 }
 
 impl Span {
     fn noop() -> Span {
-        let start = Moment::Wall(SystemTime::UNIX_EPOCH);
         Span {
             tracer: Tracer::noop(),
-            state: State::Inert,
-            record: SpanRecord {
-                context: SpanContext::from_ids(0, 0, 0, false),
-                operation: Cow::Borrowed(""),
-                parent: None,
-                more_references: Vec::new(),
-                start,
-                finish: start,
-                tags: Vec::new(),
-                logs: Vec::new(),
-                dropped_logs: 0,
-            },
+            state: State::Noop,
+        }
+    }
+
+    /// The record being written, if this span is recording.
+    fn recording(&mut self) -> Option<&mut SpanRecord> {
+        match &mut self.state {
+            State::Recording(record) => Some(record),
+            _ => None,
         }
     }
 
     /// The span's context, to pass to children or to inject into a carrier.
     pub fn context(&self) -> &SpanContext {
-        &self.record.context
+        match &self.state {
+            State::Recording(record) => &record.context,
+            State::Unsampled(context) | State::Finished(context) => context,
+            State::Noop => &NOOP_CONTEXT,
+        }
     }
 
     /// Whether this span will be reported.
     pub fn is_recording(&self) -> bool {
-        self.state == State::Recording
+        matches!(self.state, State::Recording(_))
     }
 
     /// Sets (or adds) a tag.
     pub fn set_tag(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
-        if self.state == State::Recording {
-            self.record.tags.push((key.into(), value.into()));
+        if let Some(record) = self.recording() {
+            record.tags.push((key.into(), value.into()));
         }
     }
 
@@ -225,25 +243,23 @@ impl Span {
         K: Into<Cow<'static, str>>,
         V: Into<Value>,
     {
-        if self.state != State::Recording {
-            return;
-        }
         let Some(inner) = self.tracer.inner() else {
             return;
         };
-        if inner.drop_span_logs {
+        let (drop_logs, max_logs) = (inner.drop_span_logs, inner.max_logs_per_span);
+        let Some(record) = self.recording().filter(|_| !drop_logs) else {
             return;
-        }
+        };
         let fields = fields
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        self.record.push_log(
+        record.push_log(
             LogRecord {
                 at: Moment::now(),
                 fields,
             },
-            inner.max_logs_per_span,
+            max_logs,
         );
     }
 
@@ -255,28 +271,32 @@ impl Span {
     /// Sets a baggage item, carried by this span's context to its children and across
     /// process boundaries.
     pub fn set_baggage_item(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        if self.state != State::Inert {
-            self.record
-                .context
-                .set_baggage_item(key.into(), value.into());
-        }
+        let context = match &mut self.state {
+            State::Recording(record) => &mut record.context,
+            State::Unsampled(context) => context,
+            State::Finished(_) | State::Noop => return,
+        };
+        context.set_baggage_item(key.into(), value.into());
     }
 
     /// One baggage item of this span's context.
     pub fn baggage_item(&self, key: &str) -> Option<&str> {
-        self.record.context.baggage_item(key)
+        self.context().baggage_item(key)
     }
 
     /// Renames the operation.
     pub fn set_operation_name(&mut self, name: impl Into<Cow<'static, str>>) {
-        if self.state == State::Recording {
-            self.record.operation = name.into();
+        if let Some(record) = self.recording() {
+            record.operation = name.into();
         }
     }
 
     /// Finishes the span now. Later calls do nothing.
+    #[inline]
     pub fn finish(&mut self) {
-        self.finish_with(Moment::now());
+        if matches!(self.state, State::Recording(_) | State::Unsampled(_)) {
+            self.finish_with(Moment::now());
+        }
     }
 
     /// Finishes the span at an explicit time.
@@ -284,43 +304,28 @@ impl Span {
         self.finish_with(Moment::Wall(time));
     }
 
+    #[inline(never)]
     fn finish_with(&mut self, finish: Moment) {
-        let state = std::mem::replace(&mut self.state, State::Inert);
         let Some(inner) = self.tracer.inner() else {
             return;
         };
-        match state {
-            State::Inert => {}
-            State::Unsampled => inner.span_unsampled(),
-            State::Recording => {
-                self.record.finish = finish;
-                let spent = SpanRecord::spent(&self.record);
-                let record = std::mem::replace(&mut self.record, spent);
+        match std::mem::replace(&mut self.state, State::Noop) {
+            State::Recording(mut record) => {
+                record.finish = finish;
+                self.state = State::Finished(record.context.clone());
                 inner.span_finished(record);
             }
-        }
-    }
-}
-
-impl SpanRecord {
-    /// What a span keeps after handing its record over: its context, for callers that
-    /// still ask for it.
-    fn spent(record: &SpanRecord) -> SpanRecord {
-        SpanRecord {
-            context: record.context.clone(),
-            operation: Cow::Borrowed(""),
-            parent: None,
-            more_references: Vec::new(),
-            start: record.start,
-            finish: record.start,
-            tags: Vec::new(),
-            logs: Vec::new(),
-            dropped_logs: 0,
+            State::Unsampled(context) => {
+                self.state = State::Finished(context);
+                inner.span_unsampled();
+            }
+            done => self.state = done,
         }
     }
 }
 
 impl Drop for Span {
+    #[inline]
     fn drop(&mut self) {
         self.finish();
     }
@@ -346,8 +351,8 @@ pub struct ActiveSpan {
 
 impl ActiveSpan {
     fn new(span: Span) -> ActiveSpan {
-        if span.state != State::Inert {
-            active::push(span.record.context.clone());
+        if !matches!(span.state, State::Noop) {
+            active::push(span.context().clone());
         }
         ActiveSpan { span }
     }
@@ -355,8 +360,8 @@ impl ActiveSpan {
     /// Sets a baggage item, seen also by children started later on this thread.
     pub fn set_baggage_item(&mut self, key: impl Into<String>, value: impl Into<String>) {
         self.span.set_baggage_item(key, value);
-        if self.span.state != State::Inert {
-            active::update(&self.span.record.context);
+        if !matches!(self.span.state, State::Noop) {
+            active::update(self.span.context());
         }
     }
 }
@@ -376,7 +381,9 @@ impl DerefMut for ActiveSpan {
 
 impl Drop for ActiveSpan {
     fn drop(&mut self) {
-        active::remove(self.span.record.context.span_id);
+        if !matches!(self.span.state, State::Noop) {
+            active::remove(self.span.context().span_id);
+        }
         self.span.finish();
     }
 }

@@ -82,6 +82,7 @@ impl Tracer {
     }
 
     /// Whether this is the no-op tracer ([`global`](crate::global) before `init`).
+    #[inline]
     pub fn is_noop(&self) -> bool {
         matches!(self.handle, Handle::Noop)
     }
@@ -93,6 +94,7 @@ impl Tracer {
     /// let span = tracer.span("fetch").tag("url", "https://example.com").start();
     /// # drop(span);
     /// ```
+    #[inline]
     pub fn span(&self, operation: impl Into<Cow<'static, str>>) -> SpanBuilder<'_> {
         SpanBuilder::new(self, operation.into())
     }
@@ -218,6 +220,8 @@ impl Inner {
     /// Validates the options and starts the reporter thread.
     pub(crate) fn start(options: Options) -> Result<Inner, Error> {
         options.validate()?;
+        // The first reading calibrates the time-stamp counter: do it here, not in a span.
+        let _ = quanta::Instant::now();
         let transport = Transport::new(&options)?;
         let max = options.max_buffered_spans;
         let channel_capacity = (max / 2).clamp(1, MAX_CHANNEL_CAPACITY);

@@ -234,7 +234,7 @@ pub(crate) fn put_span(field: u32, record: &SpanRecord, len: usize, buf: &mut Ve
     }
     put_timestamp(4, wall(record.start), buf);
     put_u64(5, duration_micros(record), buf);
-    for (key, value) in &record.tags {
+    for (key, value) in record.tags.iter() {
         put_key_value(6, key, value, buf);
     }
     for log in &record.logs {
