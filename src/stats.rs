@@ -1,7 +1,7 @@
 //! Span accounting shared by the callers and the reporter thread, and its `Stats` snapshot.
 
 use std::sync::atomic::{
-    AtomicU64, AtomicU8,
+    AtomicU64, AtomicU8, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release},
 };
 
@@ -35,11 +35,34 @@ pub(crate) enum State {
     Disabled = 2,
 }
 
+/// How many cache lines the callers' counters are spread over.
+const STRIPES: usize = 16;
+
+/// The counters one group of threads bumps, alone on its cache line, so that threads
+/// finishing spans at once do not fight over one line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Stripe {
+    started: AtomicU64,
+    finished: AtomicU64,
+}
+
+thread_local! {
+    /// This thread's stripe, handed out round-robin.
+    static STRIPE: usize = {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        NEXT.fetch_add(1, Relaxed) % STRIPES
+    };
+}
+
+fn stripe() -> usize {
+    STRIPE.try_with(|i| *i).unwrap_or(0)
+}
+
 /// The live counters behind [`Stats`].
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    started: AtomicU64,
-    finished: AtomicU64,
+    stripes: [Stripe; STRIPES],
     delivered: AtomicU64,
     dropped: AtomicU64,
     unsampled: AtomicU64,
@@ -47,11 +70,13 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    #[inline]
     pub(crate) fn add_started(&self) {
-        self.started.fetch_add(1, Relaxed);
+        self.stripes[stripe()].started.fetch_add(1, Relaxed);
     }
+    #[inline]
     pub(crate) fn add_finished(&self) {
-        self.finished.fetch_add(1, Relaxed);
+        self.stripes[stripe()].finished.fetch_add(1, Relaxed);
     }
     pub(crate) fn add_unsampled(&self) {
         self.unsampled.fetch_add(1, Release);
@@ -90,8 +115,8 @@ impl Counters {
         let delivered = self.delivered.load(Acquire);
         let dropped = self.dropped.load(Acquire);
         let unsampled = self.unsampled.load(Acquire);
-        let finished = self.finished.load(Relaxed);
-        let started = self.started.load(Relaxed);
+        let finished = self.stripes.iter().map(|s| s.finished.load(Relaxed)).sum();
+        let started = self.stripes.iter().map(|s| s.started.load(Relaxed)).sum();
         Stats {
             started,
             finished,
