@@ -217,7 +217,7 @@ mod tests {
             let len = rng.random_range(0..64);
             let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
             let status = [200, 200, 401, 500, 503, 302][case % 6];
-            let body = if case % 17 == 0 {
+            let body = if case.is_multiple_of(17) {
                 Err("reset".to_owned())
             } else {
                 Ok(bytes)

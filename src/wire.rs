@@ -302,7 +302,7 @@ mod tests {
         let t0 =
             UNIX_EPOCH + Duration::new(1_700_000_000 + seed, (seed as u32 * 7919) % 1_000_000_000);
         let mut context = SpanContext::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15), seed + 1);
-        if seed % 2 == 0 {
+        if seed.is_multiple_of(2) {
             context.set_baggage_item("user.id".into(), format!("alice-{seed}"));
             context.set_baggage_item(String::new(), String::new());
         }
@@ -312,17 +312,17 @@ mod tests {
             Value::Int(-(seed as i64)),
             Value::Int(0),
             Value::Float(0.5),
-            Value::Bool(seed % 3 == 0),
+            Value::Bool(seed.is_multiple_of(3)),
             Value::Json("{\"a\":1}".into()),
         ];
         SpanRecord {
             context,
-            operation: if seed % 5 == 0 {
+            operation: if seed.is_multiple_of(5) {
                 "".into()
             } else {
                 format!("op-{seed}").into()
             },
-            parent: (seed % 4 != 0).then_some(Reference {
+            parent: (!seed.is_multiple_of(4)).then_some(Reference {
                 relationship: Relationship::ChildOf,
                 trace_id: seed,
                 span_id: u64::MAX - seed,

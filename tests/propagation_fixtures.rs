@@ -298,7 +298,7 @@ fn tracer(collector: &LocalCollector, propagators: &[Propagator]) -> Tracer {
 }
 
 fn decode_hex(text: &str) -> Vec<u8> {
-    assert!(text.len() % 2 == 0, "odd hex length in fixture");
+    assert!(text.len().is_multiple_of(2), "odd hex length in fixture");
     (0..text.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("fixture hex"))

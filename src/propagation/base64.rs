@@ -45,7 +45,7 @@ pub(crate) fn decode(text: &[u8]) -> Result<Vec<u8>, &'static str> {
         .strip_suffix(b"==")
         .or_else(|| text.strip_suffix(b"="))
         .unwrap_or(text);
-    if text.len() % 4 != 0 && text.len() != unpadded.len() {
+    if !text.len().is_multiple_of(4) && text.len() != unpadded.len() {
         return Err("bad base64 padding");
     }
     if unpadded.len() % 4 == 1 {
