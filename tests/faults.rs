@@ -7,194 +7,17 @@
 
 mod common;
 
+use common::faults::*;
 use common::*;
-use lightstep::collector::{Fault, LocalCollector, ReceivedReport};
-use lightstep::{Event, Options, Stats, Tracer};
+use lightstep::collector::{Fault, LocalCollector};
+use lightstep::{Event, Tracer};
 use std::collections::HashSet;
-use std::net::TcpListener;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-static EVENTS: Mutex<Vec<Event>> = Mutex::new(Vec::new());
-
-const FLUSH_TIMEOUT: Duration = Duration::from_millis(400);
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-const SLACK: Duration = Duration::from_millis(50);
-const BUFFER: usize = 200;
-
-fn serial() -> MutexGuard<'static, ()> {
-    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    lightstep::set_global_event_handler(|event| {
-        EVENTS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(event.clone());
-    });
-    EVENTS.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    guard
-}
-
-fn events() -> Vec<Event> {
-    EVENTS.lock().unwrap_or_else(|p| p.into_inner()).clone()
-}
-
-fn options(url: String) -> Options {
-    Options::new(TOKEN)
-        .collector_url(url)
-        .component_name("faults")
-        .max_buffered_spans(BUFFER)
-        .min_reporting_period(Duration::from_millis(10))
-        .max_reporting_period(Duration::from_millis(50))
-        .report_timeout(Duration::from_millis(300))
-        .close_timeout(CLOSE_TIMEOUT)
-}
-
-fn closed_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
-    format!("http://{addr}")
-}
-
-/// Drives a tracer through bursts of spans and flushes, timing every flush.
-struct Run {
-    tracer: Tracer,
-    worst_flush: Duration,
-    flushes_ok: usize,
-}
-
-impl Run {
-    fn new(url: String) -> Run {
-        Run {
-            tracer: Tracer::new(options(url)).expect("tracer"),
-            worst_flush: Duration::ZERO,
-            flushes_ok: 0,
-        }
-    }
-
-    fn burst(&mut self, spans: usize) {
-        for i in 0..spans {
-            self.tracer.span("work").tag("i", i).start().finish();
-        }
-        let started = Instant::now();
-        if self.tracer.flush(FLUSH_TIMEOUT).is_ok() {
-            self.flushes_ok += 1;
-        }
-        self.worst_flush = self.worst_flush.max(started.elapsed());
-    }
-
-    /// Closes the tracer and checks the accounting against what the collectors accepted.
-    fn finish(self, mode: &str, collectors: &[&LocalCollector]) -> Stats {
-        self.finish_with(mode, collectors, &[])
-    }
-
-    /// As `finish`, counting also `earlier`: the reports of a collector since stopped.
-    fn finish_with(
-        self,
-        mode: &str,
-        collectors: &[&LocalCollector],
-        earlier: &[ReceivedReport],
-    ) -> Stats {
-        let started = Instant::now();
-        let _ = self.tracer.close(CLOSE_TIMEOUT);
-        let close_time = started.elapsed();
-        assert!(
-            close_time <= CLOSE_TIMEOUT + SLACK,
-            "{mode}: close took {close_time:?}"
-        );
-        assert!(
-            self.worst_flush <= FLUSH_TIMEOUT + SLACK,
-            "{mode}: a flush took {:?}",
-            self.worst_flush
-        );
-        // A request in flight at the close deadline ends within report_timeout.
-        assert!(
-            eventually(|| self.tracer.stats().pending == 0),
-            "{mode}: {:?}",
-            self.tracer.stats()
-        );
-        let stats = self.tracer.stats();
-        assert_eq!(
-            stats.delivered + stats.dropped + stats.unsampled,
-            stats.finished,
-            "{mode}: {stats:?}"
-        );
-
-        let reports: Vec<ReceivedReport> = collectors
-            .iter()
-            .flat_map(|c| c.reports())
-            .chain(earlier.iter().cloned())
-            .collect();
-        let accepted: Vec<_> = reports
-            .iter()
-            .filter(|r| r.status == 200)
-            .flat_map(|r| r.request.spans.iter().cloned())
-            .collect();
-        assert_eq!(
-            accepted.len() as u64,
-            stats.delivered,
-            "{mode}: collector vs delivered"
-        );
-        let unique: HashSet<u64> = accepted.iter().map(span_id).collect();
-        assert_eq!(
-            unique.len(),
-            accepted.len(),
-            "{mode}: a span was accepted twice"
-        );
-
-        let reported_dropped: i64 = reports
-            .iter()
-            .filter(|r| r.status == 200)
-            .filter_map(|r| r.dropped_spans())
-            .sum();
-        let status_sums = || {
-            let (mut sent, mut dropped) = (0, 0);
-            for event in events() {
-                if let Event::StatusReport(report) = &event {
-                    sent += report.sent_spans();
-                    dropped += report.dropped_spans() as i64;
-                }
-            }
-            (sent, dropped)
-        };
-        eventually(|| status_sums() == (stats.delivered, reported_dropped));
-        let (status_sent, status_dropped) = status_sums();
-        for event in events() {
-            let text = format!("{event} {event:?}");
-            assert!(!text.contains(TOKEN), "{mode}: token in an event: {text}");
-        }
-        assert_eq!(status_sent, stats.delivered, "{mode}: StatusReport sent");
-        assert_eq!(
-            status_dropped, reported_dropped,
-            "{mode}: StatusReport dropped"
-        );
-        assert!(reported_dropped as u64 <= stats.dropped, "{mode}");
-        println!(
-            "fault {mode:<12} finished {:>5} delivered {:>5} dropped {:>5} reported-dropped {:>5} \
-             worst flush {:>7.1?} close {:>7.1?}",
-            stats.finished,
-            stats.delivered,
-            stats.dropped,
-            reported_dropped,
-            self.worst_flush,
-            close_time
-        );
-        stats
-    }
-}
-
-fn error_events() -> usize {
-    events()
-        .iter()
-        .filter(|e| matches!(e, Event::Error(_)))
-        .count()
-}
 
 #[test]
 fn collector_down() {
     let _guard = serial();
-    let mut run = Run::new(closed_url());
+    let mut run = Run::new(closed_url(), Wire::Http);
     for _ in 0..5 {
         run.burst(150);
     }
@@ -203,7 +26,7 @@ fn collector_down() {
         (stats.finished, stats.delivered, stats.dropped),
         (750, 0, 750)
     );
-    assert!(eventually(|| error_events() > 0));
+    assert!(eventually(|| !error_events().is_empty()));
 }
 
 #[test]
@@ -211,7 +34,7 @@ fn collector_blackhole() {
     let _guard = serial();
     let collector = LocalCollector::start().expect("collector");
     collector.set_fault(Fault::Blackhole);
-    let mut run = Run::new(collector.url());
+    let mut run = Run::new(collector.url(), Wire::Http);
     for _ in 0..3 {
         run.burst(100);
     }
@@ -225,7 +48,7 @@ fn collector_slow() {
     let _guard = serial();
     let collector = LocalCollector::start().expect("collector");
     collector.set_fault(Fault::Slow(Duration::from_millis(10)));
-    let mut run = Run::new(collector.url());
+    let mut run = Run::new(collector.url(), Wire::Http);
     for _ in 0..10 {
         run.burst(80);
     }
@@ -239,7 +62,7 @@ fn collector_fails_then_recovers_without_duplicates() {
     let _guard = serial();
     let collector = LocalCollector::start().expect("collector");
     collector.fail_next(3, 503);
-    let mut run = Run::new(collector.url());
+    let mut run = Run::new(collector.url(), Wire::Http);
     for _ in 0..8 {
         run.burst(150);
     }
@@ -274,7 +97,7 @@ fn collector_refuses_the_token_then_accepts_it() {
     let _guard = serial();
     let collector = LocalCollector::start().expect("collector");
     collector.require_token("another-token");
-    let mut run = Run::new(collector.url());
+    let mut run = Run::new(collector.url(), Wire::Http);
     for _ in 0..3 {
         run.burst(150);
     }
@@ -297,7 +120,7 @@ fn collector_refuses_the_token_then_accepts_it() {
 fn accepted_with_a_bad_answer(mode: &str, fault: Fault) {
     let collector = LocalCollector::start().expect("collector");
     collector.set_fault(fault);
-    let mut run = Run::new(collector.url());
+    let mut run = Run::new(collector.url(), Wire::Http);
     for _ in 0..4 {
         run.burst(100);
     }
@@ -312,7 +135,10 @@ fn accepted_with_a_bad_answer(mode: &str, fault: Fault) {
         received, 400,
         "{mode}: a batch the collector took was sent again"
     );
-    assert!(eventually(|| error_events() > 0), "{mode}: no error event");
+    assert!(
+        eventually(|| !error_events().is_empty()),
+        "{mode}: no error event"
+    );
 }
 
 #[test]
@@ -341,7 +167,7 @@ fn collector_resets_connections_then_recovers() {
     let _guard = serial();
     let collector = LocalCollector::start().expect("collector");
     collector.set_fault(Fault::Reset);
-    let mut run = Run::new(collector.url());
+    let mut run = Run::new(collector.url(), Wire::Http);
     for _ in 0..3 {
         run.burst(100);
     }
@@ -362,7 +188,7 @@ fn collector_restarts_mid_run() {
     let _guard = serial();
     let first = LocalCollector::start().expect("collector");
     let addr = first.addr();
-    let mut run = Run::new(first.url());
+    let mut run = Run::new(first.url(), Wire::Http);
     run.burst(100);
     let before_restart = first.reports();
     drop(first);
@@ -386,7 +212,7 @@ fn collector_restarts_mid_run() {
 fn collector_sends_disable() {
     let _guard = serial();
     let collector = LocalCollector::start().expect("collector");
-    let mut run = Run::new(collector.url());
+    let mut run = Run::new(collector.url(), Wire::Http);
     run.burst(50);
     collector.send_disable();
     run.burst(50);
@@ -402,7 +228,7 @@ fn collector_sends_disable() {
 #[test]
 fn memory_stays_bounded_while_the_collector_is_down() {
     let _guard = serial();
-    let tracer = Tracer::new(options(closed_url())).expect("tracer");
+    let tracer = Tracer::new(fault_options(closed_url(), Wire::Http)).expect("tracer");
     let mut most_held = 0;
     for round in 0..50 {
         for i in 0..1000 {

@@ -9,48 +9,13 @@
 
 mod common;
 
+use common::faults::*;
 use common::*;
 use lightstep::collector::{Fault, LocalCollector, ReceivedReport};
 use lightstep::proto::collector::key_value::Value as V;
-use lightstep::{ErrorKind, Event, FlushState, Options, Stats, Tracer};
+use lightstep::{ErrorKind, Event, FlushState, Options, Tracer};
 use std::collections::HashSet;
-use std::net::TcpListener;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-static EVENTS: Mutex<Vec<Event>> = Mutex::new(Vec::new());
-
-const FLUSH_TIMEOUT: Duration = Duration::from_millis(400);
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-const SLACK: Duration = Duration::from_millis(50);
-const BUFFER: usize = 200;
-
-fn serial() -> MutexGuard<'static, ()> {
-    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    lightstep::set_global_event_handler(|event| {
-        EVENTS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(event.clone());
-    });
-    EVENTS.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    guard
-}
-
-fn events() -> Vec<Event> {
-    EVENTS.lock().unwrap_or_else(|p| p.into_inner()).clone()
-}
-
-fn error_events() -> Vec<lightstep::ErrorEvent> {
-    events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Error(e) => Some(e),
-            _ => None,
-        })
-        .collect()
-}
 
 /// A collector and a tracer reporting to its gRPC port.
 fn grpc_tracer_with(configure: impl FnOnce(Options) -> Options) -> (LocalCollector, Tracer) {
@@ -66,13 +31,6 @@ fn grpc_tracer_with(configure: impl FnOnce(Options) -> Options) -> (LocalCollect
 
 fn grpc_tracer() -> (LocalCollector, Tracer) {
     grpc_tracer_with(|o| o)
-}
-
-fn closed_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
-    format!("http://{addr}")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -299,142 +257,10 @@ fn the_token_never_shows_in_debug_output_or_errors() {
 // ---------------------------------------------------------------------------------------
 // Faults, with the accounting of the HTTP fault suite
 
-fn fault_options(url: String) -> Options {
-    Options::new(TOKEN)
-        .use_grpc()
-        .collector_url(url)
-        .component_name("grpc-faults")
-        .max_buffered_spans(BUFFER)
-        .min_reporting_period(Duration::from_millis(10))
-        .max_reporting_period(Duration::from_millis(50))
-        .report_timeout(Duration::from_millis(300))
-        .close_timeout(CLOSE_TIMEOUT)
-}
-
-/// Drives a tracer through bursts of spans and flushes, timing every flush.
-struct Run {
-    tracer: Tracer,
-    worst_flush: Duration,
-    flushes_ok: usize,
-}
-
-impl Run {
-    fn new(url: String) -> Run {
-        Run {
-            tracer: Tracer::new(fault_options(url)).expect("tracer"),
-            worst_flush: Duration::ZERO,
-            flushes_ok: 0,
-        }
-    }
-
-    fn burst(&mut self, spans: usize) {
-        for i in 0..spans {
-            self.tracer.span("work").tag("i", i).start().finish();
-        }
-        let started = Instant::now();
-        if self.tracer.flush(FLUSH_TIMEOUT).is_ok() {
-            self.flushes_ok += 1;
-        }
-        self.worst_flush = self.worst_flush.max(started.elapsed());
-    }
-
-    fn finish(self, mode: &str, collectors: &[&LocalCollector]) -> Stats {
-        self.finish_with(mode, collectors, &[])
-    }
-
-    /// Closes the tracer and checks the accounting against what the collectors accepted
-    /// (and `earlier`: the reports of a collector since stopped).
-    fn finish_with(
-        self,
-        mode: &str,
-        collectors: &[&LocalCollector],
-        earlier: &[ReceivedReport],
-    ) -> Stats {
-        let started = Instant::now();
-        let _ = self.tracer.close(CLOSE_TIMEOUT);
-        let close_time = started.elapsed();
-        assert!(
-            close_time <= CLOSE_TIMEOUT + SLACK,
-            "{mode}: close took {close_time:?}"
-        );
-        assert!(
-            self.worst_flush <= FLUSH_TIMEOUT + SLACK,
-            "{mode}: a flush took {:?}",
-            self.worst_flush
-        );
-        assert!(
-            eventually(|| self.tracer.stats().pending == 0),
-            "{mode}: {:?}",
-            self.tracer.stats()
-        );
-        let stats = self.tracer.stats();
-        assert_eq!(
-            stats.delivered + stats.dropped + stats.unsampled,
-            stats.finished,
-            "{mode}: {stats:?}"
-        );
-        let reports: Vec<ReceivedReport> = collectors
-            .iter()
-            .flat_map(|c| c.reports())
-            .chain(earlier.iter().cloned())
-            .collect();
-        assert!(reports.iter().all(|r| r.grpc), "{mode}: a report over HTTP");
-        let accepted: Vec<_> = reports
-            .iter()
-            .filter(|r| r.status == 200)
-            .flat_map(|r| r.request.spans.iter().cloned())
-            .collect();
-        assert_eq!(
-            accepted.len() as u64,
-            stats.delivered,
-            "{mode}: collector vs delivered"
-        );
-        let unique: HashSet<u64> = accepted.iter().map(span_id).collect();
-        assert_eq!(
-            unique.len(),
-            accepted.len(),
-            "{mode}: a span accepted twice"
-        );
-        let reported_dropped: i64 = reports
-            .iter()
-            .filter(|r| r.status == 200)
-            .filter_map(ReceivedReport::dropped_spans)
-            .sum();
-        assert!(reported_dropped as u64 <= stats.dropped, "{mode}");
-        let status_sums = || {
-            let (mut sent, mut dropped) = (0, 0);
-            for event in events() {
-                if let Event::StatusReport(report) = &event {
-                    sent += report.sent_spans();
-                    dropped += report.dropped_spans() as i64;
-                }
-            }
-            (sent, dropped)
-        };
-        eventually(|| status_sums() == (stats.delivered, reported_dropped));
-        assert_eq!(status_sums(), (stats.delivered, reported_dropped), "{mode}");
-        for event in events() {
-            let text = format!("{event} {event:?}");
-            assert!(!text.contains(TOKEN), "{mode}: token in an event: {text}");
-        }
-        println!(
-            "grpc fault {mode:<16} finished {:>5} delivered {:>5} dropped {:>5} \
-             reported-dropped {:>5} worst flush {:>7.1?} close {:>7.1?}",
-            stats.finished,
-            stats.delivered,
-            stats.dropped,
-            reported_dropped,
-            self.worst_flush,
-            close_time
-        );
-        stats
-    }
-}
-
 #[test]
 fn grpc_collector_down() {
     let _guard = serial();
-    let mut run = Run::new(closed_url());
+    let mut run = Run::new(closed_url(), Wire::Grpc);
     for _ in 0..5 {
         run.burst(150);
     }
@@ -454,7 +280,7 @@ fn grpc_collector_stalls() {
     let _guard = serial();
     let collector = LocalCollector::start().expect("collector");
     collector.set_fault(Fault::Blackhole);
-    let mut run = Run::new(collector.grpc_url());
+    let mut run = Run::new(collector.grpc_url(), Wire::Grpc);
     for _ in 0..3 {
         run.burst(100);
     }
@@ -471,7 +297,7 @@ fn grpc_collector_slow() {
     let _guard = serial();
     let collector = LocalCollector::start().expect("collector");
     collector.set_fault(Fault::Slow(Duration::from_millis(10)));
-    let mut run = Run::new(collector.grpc_url());
+    let mut run = Run::new(collector.grpc_url(), Wire::Grpc);
     for _ in 0..10 {
         run.burst(80);
     }
@@ -485,7 +311,7 @@ fn grpc_unavailable_then_recovers_without_duplicates() {
     let _guard = serial();
     let collector = LocalCollector::start().expect("collector");
     collector.fail_next(3, 503); // UNAVAILABLE
-    let mut run = Run::new(collector.grpc_url());
+    let mut run = Run::new(collector.grpc_url(), Wire::Grpc);
     for _ in 0..8 {
         run.burst(150);
     }
@@ -522,7 +348,7 @@ fn grpc_unauthenticated_then_accepted() {
     let _guard = serial();
     let collector = LocalCollector::start().expect("collector");
     collector.require_token("another-token");
-    let mut run = Run::new(collector.grpc_url());
+    let mut run = Run::new(collector.grpc_url(), Wire::Grpc);
     for _ in 0..3 {
         run.burst(150);
     }
@@ -550,7 +376,7 @@ fn grpc_permission_denied_is_a_report_error() {
     let _guard = serial();
     let collector = LocalCollector::start().expect("collector");
     collector.fail_next(2, 403);
-    let mut run = Run::new(collector.grpc_url());
+    let mut run = Run::new(collector.grpc_url(), Wire::Grpc);
     for _ in 0..4 {
         run.burst(50);
     }
@@ -567,7 +393,7 @@ fn grpc_collector_restarts_mid_run() {
     let _guard = serial();
     let first = LocalCollector::start().expect("collector");
     let (http, grpc) = (first.addr(), first.grpc_addr());
-    let mut run = Run::new(first.grpc_url());
+    let mut run = Run::new(first.grpc_url(), Wire::Grpc);
     run.burst(100);
     let before_restart = first.reports();
     drop(first);
@@ -592,7 +418,7 @@ fn grpc_collector_restarts_mid_run() {
 fn accepted_with_a_bad_answer(mode: &str, fault: Fault) {
     let collector = LocalCollector::start().expect("collector");
     collector.set_fault(fault);
-    let mut run = Run::new(collector.grpc_url());
+    let mut run = Run::new(collector.grpc_url(), Wire::Grpc);
     for _ in 0..4 {
         run.burst(100);
     }
@@ -629,7 +455,7 @@ fn grpc_collector_answers_too_much() {
 fn grpc_collector_sends_disable() {
     let _guard = serial();
     let collector = LocalCollector::start().expect("collector");
-    let mut run = Run::new(collector.grpc_url());
+    let mut run = Run::new(collector.grpc_url(), Wire::Grpc);
     run.burst(50);
     collector.send_disable();
     run.burst(50);

@@ -2,6 +2,8 @@
 //! look-ups into what the collector received.
 #![allow(dead_code)]
 
+pub mod faults;
+
 use lightstep::collector::LocalCollector;
 use lightstep::proto::collector::{key_value::Value as V, KeyValue, Span};
 use lightstep::{Options, Tracer};

@@ -1,0 +1,204 @@
+//! The fault-suite harness shared by the HTTP and gRPC fault tests: a tracer driven
+//! through bursts and flushes, then closed and checked for exact accounting against what
+//! the collectors accepted.
+
+use super::*;
+use lightstep::collector::{LocalCollector, ReceivedReport};
+use lightstep::{Event, Options, Stats, Tracer};
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+static EVENTS: Mutex<Vec<Event>> = Mutex::new(Vec::new());
+
+pub const FLUSH_TIMEOUT: Duration = Duration::from_millis(400);
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+pub const SLACK: Duration = Duration::from_millis(50);
+pub const BUFFER: usize = 200;
+
+/// Which transport a run reports over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    Http,
+    Grpc,
+}
+
+/// Takes the lock that runs these tests one at a time (the event handler is
+/// process-wide) and starts recording events afresh.
+pub fn serial() -> MutexGuard<'static, ()> {
+    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    lightstep::set_global_event_handler(|event| {
+        EVENTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(event.clone());
+    });
+    EVENTS.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    guard
+}
+
+pub fn events() -> Vec<Event> {
+    EVENTS.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+pub fn error_events() -> Vec<lightstep::ErrorEvent> {
+    events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Error(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A loopback URL with nothing listening.
+pub fn closed_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    format!("http://{addr}")
+}
+
+pub fn fault_options(url: String, wire: Wire) -> Options {
+    let options = Options::new(TOKEN)
+        .collector_url(url)
+        .component_name("faults")
+        .max_buffered_spans(BUFFER)
+        .min_reporting_period(Duration::from_millis(10))
+        .max_reporting_period(Duration::from_millis(50))
+        .report_timeout(Duration::from_millis(300))
+        .close_timeout(CLOSE_TIMEOUT);
+    match wire {
+        Wire::Http => options,
+        Wire::Grpc => options.use_grpc(),
+    }
+}
+
+/// Drives a tracer through bursts of spans and flushes, timing every flush.
+pub struct Run {
+    pub tracer: Tracer,
+    pub worst_flush: Duration,
+    pub flushes_ok: usize,
+    wire: Wire,
+}
+
+impl Run {
+    pub fn new(url: String, wire: Wire) -> Run {
+        Run {
+            tracer: Tracer::new(fault_options(url, wire)).expect("tracer"),
+            worst_flush: Duration::ZERO,
+            flushes_ok: 0,
+            wire,
+        }
+    }
+
+    pub fn burst(&mut self, spans: usize) {
+        for i in 0..spans {
+            self.tracer.span("work").tag("i", i).start().finish();
+        }
+        let started = Instant::now();
+        if self.tracer.flush(FLUSH_TIMEOUT).is_ok() {
+            self.flushes_ok += 1;
+        }
+        self.worst_flush = self.worst_flush.max(started.elapsed());
+    }
+
+    pub fn finish(self, mode: &str, collectors: &[&LocalCollector]) -> Stats {
+        self.finish_with(mode, collectors, &[])
+    }
+
+    /// Closes the tracer and checks the accounting against what the collectors accepted
+    /// (and `earlier`: the reports of a collector since stopped).
+    pub fn finish_with(
+        self,
+        mode: &str,
+        collectors: &[&LocalCollector],
+        earlier: &[ReceivedReport],
+    ) -> Stats {
+        let started = Instant::now();
+        let _ = self.tracer.close(CLOSE_TIMEOUT);
+        let close_time = started.elapsed();
+        assert!(
+            close_time <= CLOSE_TIMEOUT + SLACK,
+            "{mode}: close took {close_time:?}"
+        );
+        assert!(
+            self.worst_flush <= FLUSH_TIMEOUT + SLACK,
+            "{mode}: a flush took {:?}",
+            self.worst_flush
+        );
+        assert!(
+            eventually(|| self.tracer.stats().pending == 0),
+            "{mode}: {:?}",
+            self.tracer.stats()
+        );
+        let stats = self.tracer.stats();
+        assert_eq!(
+            stats.delivered + stats.dropped + stats.unsampled,
+            stats.finished,
+            "{mode}: {stats:?}"
+        );
+        let reports: Vec<ReceivedReport> = collectors
+            .iter()
+            .flat_map(|c| c.reports())
+            .chain(earlier.iter().cloned())
+            .collect();
+        let grpc = self.wire == Wire::Grpc;
+        assert!(
+            reports.iter().all(|r| r.grpc == grpc),
+            "{mode}: a report over the other wire"
+        );
+        let accepted: Vec<_> = reports
+            .iter()
+            .filter(|r| r.status == 200)
+            .flat_map(|r| r.request.spans.iter().cloned())
+            .collect();
+        assert_eq!(
+            accepted.len() as u64,
+            stats.delivered,
+            "{mode}: collector vs delivered"
+        );
+        let unique: HashSet<u64> = accepted.iter().map(span_id).collect();
+        assert_eq!(
+            unique.len(),
+            accepted.len(),
+            "{mode}: a span accepted twice"
+        );
+        let reported_dropped: i64 = reports
+            .iter()
+            .filter(|r| r.status == 200)
+            .filter_map(ReceivedReport::dropped_spans)
+            .sum();
+        assert!(reported_dropped as u64 <= stats.dropped, "{mode}");
+        let status_sums = || {
+            let (mut sent, mut dropped) = (0, 0);
+            for event in events() {
+                if let Event::StatusReport(report) = &event {
+                    sent += report.sent_spans();
+                    dropped += report.dropped_spans() as i64;
+                }
+            }
+            (sent, dropped)
+        };
+        eventually(|| status_sums() == (stats.delivered, reported_dropped));
+        assert_eq!(status_sums(), (stats.delivered, reported_dropped), "{mode}");
+        for event in events() {
+            let text = format!("{event} {event:?}");
+            assert!(!text.contains(TOKEN), "{mode}: token in an event: {text}");
+        }
+        println!(
+            "{:?} fault {mode:<16} finished {:>5} delivered {:>5} dropped {:>5} \
+             reported-dropped {:>5} worst flush {:>7.1?} close {:>7.1?}",
+            self.wire,
+            stats.finished,
+            stats.delivered,
+            stats.dropped,
+            reported_dropped,
+            self.worst_flush,
+            close_time
+        );
+        stats
+    }
+}
