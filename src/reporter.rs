@@ -342,6 +342,9 @@ impl Reporter {
             gauges: Vec::new(),
         };
         let body = self.builder.encode(&self.pending[..count], &metrics);
+        // Empty the channel once more before blocking on the network: the callers keep
+        // finishing spans while the request is in flight.
+        self.drain(usize::MAX, &Clock::now());
         let started = Instant::now();
         let (response, warning) = match self.transport.send(&body, timeout) {
             Outcome::Accepted(response) => (Some(response), None),
