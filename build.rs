@@ -11,7 +11,11 @@ use std::process::Command;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
-    let files = ["proto/collector.proto", "proto/carrier.proto"];
+    let files = [
+        "proto/collector.proto",
+        "proto/carrier.proto",
+        "proto/metrics.proto",
+    ];
     let descriptors = protox::compile(files, ["proto"])?;
     // Cargo builds this script with the package's features, so `CARGO_FEATURE_GRPC` and
     // `cfg(feature = "grpc")` agree.

@@ -25,7 +25,64 @@
 //!
 //! Cargo features: `collector` (a local collector for tests and debugging, with fault
 //! injection: `collector::LocalCollector`), `http` (`Injector`/`Extractor` for
-//! `http::HeaderMap`) and `grpc` (the gRPC transport, [`Options::use_grpc`]).
+//! `http::HeaderMap`), `grpc` (the gRPC transport, [`Options::use_grpc`]), `tracing`
+//! (a `tracing_subscriber` layer, `TracingLayer`) and `opentelemetry` (an
+//! `opentelemetry_sdk` span exporter, `OpenTelemetryExporter`).
+//!
+//! # `tracing` (feature `tracing`)
+//!
+//! `lightstep::tracing_layer()` is a `tracing_subscriber::Layer` that reports the spans
+//! made with `tracing`'s macros — yours and your libraries' — to the global tracer
+//! (`TracingLayer::new(tracer)` reports to a tracer of your own). Span fields become
+//! typed tags, events inside a span become its logs (with `level` and `message`), the
+//! parent comes from `tracing`'s span tree, and `tracing` spans and [`span!`] guards nest
+//! in either order.
+//!
+//! ```
+//! # #[cfg(feature = "tracing")] {
+//! use tracing_subscriber::layer::SubscriberExt;
+//!
+//! let subscriber = tracing_subscriber::registry().with(lightstep::tracing_layer());
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let _request = tracing::info_span!("handle_request", user.id = 42_i64).entered();
+//!     tracing::info!(cached = false, "cache miss"); // a log of handle_request
+//!     let _db = lightstep::span!("db.query");       // a child of handle_request
+//! });
+//! # }
+//! ```
+//!
+//! # OpenTelemetry (feature `opentelemetry`)
+//!
+//! `OpenTelemetryExporter` is an `opentelemetry_sdk` (0.33) span exporter, the Rust
+//! analogue of the Go tracer's `lightstepoc`: with it, a tracer provider's spans are
+//! converted (ids, parent, links, attributes, status, kind, events) and handed to a
+//! LightStep tracer's reporter thread without blocking.
+//!
+//! ```
+//! # #[cfg(feature = "opentelemetry")] {
+//! use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+//! use opentelemetry_sdk::trace::SdkTracerProvider;
+//!
+//! let provider = SdkTracerProvider::builder()
+//!     .with_batch_exporter(lightstep::OpenTelemetryExporter::global())
+//!     .build();
+//! provider.tracer("my-library").in_span("checkout", |_cx| { /* … */ });
+//! let _ = provider.shutdown(); // flushes the tracer; close it with lightstep::close()
+//! # }
+//! ```
+//!
+//! # System metrics
+//!
+//! [`Options::system_metrics`] (off by default; Linux only, accepted and inert elsewhere)
+//! has the reporter thread sample the process's CPU time, RSS and threads and the host's
+//! memory from `/proc` every 30 s and send them to LightStep's metrics ingest endpoint,
+//! with an [`Event::MetricsStatusReport`] for each report.
+//!
+//! ```no_run
+//! let options = lightstep::Options::new("YourAccessToken").system_metrics(true);
+//! lightstep::init(options)?;
+//! # Ok::<(), lightstep::Error>(())
+//! ```
 #![warn(missing_docs)]
 
 mod active;
@@ -37,7 +94,10 @@ mod event;
 mod grpc;
 mod identity;
 mod ids;
+mod metrics;
 mod options;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 mod propagation;
 pub mod proto;
 mod record;
@@ -45,6 +105,8 @@ mod reporter;
 mod span;
 mod stats;
 mod tracer;
+#[cfg(feature = "tracing")]
+mod tracing_layer;
 mod transport;
 mod value;
 mod wire;
@@ -59,10 +121,14 @@ pub use event::{
     MissingService, StatusReport, UnsupportedValue,
 };
 pub use options::{Options, DEFAULT_COLLECTOR_URL};
+#[cfg(feature = "opentelemetry")]
+pub use otel::OpenTelemetryExporter;
 pub use propagation::{Extractor, Injector, Propagator};
 pub use span::{ActiveSpan, Span, SpanBuilder};
 pub use stats::Stats;
 pub use tracer::Tracer;
+#[cfg(feature = "tracing")]
+pub use tracing_layer::{tracing_layer, TracingLayer};
 pub use value::Value;
 
 use event::{emit, ErrorEvent as ErrorEventInner};

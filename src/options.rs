@@ -46,6 +46,8 @@ pub struct Options {
     pub(crate) propagators: Vec<Propagator>,
     pub(crate) root_certificates_pem: Option<Vec<u8>>,
     pub(crate) max_report_bytes: usize,
+    pub(crate) system_metrics: bool,
+    pub(crate) system_metrics_interval: Duration,
 }
 
 impl Options {
@@ -61,6 +63,8 @@ impl Options {
     pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
     /// Default for [`max_report_bytes`](Options::max_report_bytes): the collector's limit.
     pub const DEFAULT_MAX_REPORT_BYTES: usize = 4 * 1024 * 1024;
+    /// Default for [`system_metrics_interval`](Options::system_metrics_interval): 30 s.
+    pub const DEFAULT_SYSTEM_METRICS_INTERVAL: Duration = crate::metrics::DEFAULT_INTERVAL;
 
     /// Options with the given access token and every other setting at its default.
     pub fn new(access_token: impl Into<String>) -> Options {
@@ -82,6 +86,8 @@ impl Options {
             propagators: vec![Propagator::LightStep],
             root_certificates_pem: None,
             max_report_bytes: Self::DEFAULT_MAX_REPORT_BYTES,
+            system_metrics: false,
+            system_metrics_interval: Self::DEFAULT_SYSTEM_METRICS_INTERVAL,
         }
     }
 
@@ -288,6 +294,47 @@ impl Options {
         self
     }
 
+    /// Report runtime metrics of the process and host (default: off). Linux only: on other
+    /// systems the option is accepted and does nothing.
+    ///
+    /// Every [`system_metrics_interval`](Options::system_metrics_interval) (30 s), the
+    /// reporter thread reads `/proc/self/stat`, `/proc/self/status` and `/proc/meminfo`
+    /// and sends, in one `lightstep.metrics.IngestRequest` (protobuf), over HTTP to
+    /// `https://ingest.lightstep.com:443/metrics` (when `collector_url` is LightStep's
+    /// collector, as by default) or else to `{collector_url}/metrics`, with the
+    /// `Lightstep-Access-Token` header:
+    ///
+    /// | metric | kind | value |
+    /// | --- | --- | --- |
+    /// | `runtime.rust.cpu.user` | counter | user CPU seconds of the process over the interval |
+    /// | `runtime.rust.cpu.sys` | counter | system CPU seconds of the process over the interval |
+    /// | `runtime.rust.mem.rss` | gauge | resident set size, bytes |
+    /// | `runtime.rust.thread_count` | gauge | threads of the process |
+    /// | `mem.total` | gauge | the host's memory, bytes |
+    /// | `mem.available` | gauge | the host's available memory, bytes |
+    ///
+    /// Each sent report is an [`Event::MetricsStatusReport`](crate::Event::MetricsStatusReport)
+    /// with the number of points sent; a failure is an error event, and the next report
+    /// covers the missed interval. The caller's thread never does any of this.
+    ///
+    /// ```
+    /// let options = lightstep::Options::new("YourAccessToken").system_metrics(true);
+    /// # drop(options);
+    /// ```
+    pub fn system_metrics(mut self, enabled: bool) -> Self {
+        self.system_metrics = enabled;
+        self
+    }
+
+    /// How often [`system_metrics`](Options::system_metrics) are sampled and sent. Default
+    /// [`DEFAULT_SYSTEM_METRICS_INTERVAL`](Options::DEFAULT_SYSTEM_METRICS_INTERVAL)
+    /// (30 s); from 10 ms (for tests) to 10 minutes (the ingest service drops points that
+    /// cover more).
+    pub fn system_metrics_interval(mut self, interval: Duration) -> Self {
+        self.system_metrics_interval = interval;
+        self
+    }
+
     /// Checks every setting; called by `init` and `Tracer::new`.
     pub(crate) fn validate(&self) -> Result<(), Error> {
         let url = parse_collector_url(&self.collector_url)
@@ -344,6 +391,14 @@ impl Options {
         }
         if self.max_logs_per_span < 2 {
             return Err(Error::invalid("max_logs_per_span", "must be at least 2"));
+        }
+        if self.system_metrics_interval < Duration::from_millis(10)
+            || self.system_metrics_interval > crate::metrics::MAX_INTERVAL
+        {
+            return Err(Error::invalid(
+                "system_metrics_interval",
+                "must be from 10 ms to 10 minutes",
+            ));
         }
         if self.max_report_bytes < 1024 {
             return Err(Error::invalid("max_report_bytes", "must be at least 1024"));
@@ -404,6 +459,8 @@ impl fmt::Debug for Options {
                 &self.root_certificates_pem.as_ref().map(|pem| pem.len()),
             )
             .field("max_report_bytes", &self.max_report_bytes)
+            .field("system_metrics", &self.system_metrics)
+            .field("system_metrics_interval", &self.system_metrics_interval)
             .finish()
     }
 }
@@ -600,6 +657,14 @@ mod tests {
             ),
             (ok().report_timeout(Duration::ZERO), "report_timeout"),
             (ok().max_report_bytes(10), "max_report_bytes"),
+            (
+                ok().system_metrics_interval(Duration::ZERO),
+                "system_metrics_interval",
+            ),
+            (
+                ok().system_metrics_interval(Duration::from_secs(3600)),
+                "system_metrics_interval",
+            ),
             (ok().propagators(&[]), "propagators"),
             (ok().component_name(" "), "component_name"),
         ];

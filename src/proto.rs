@@ -12,6 +12,12 @@ pub mod lightstep {
     pub mod collector {
         include!(concat!(env!("OUT_DIR"), "/lightstep.collector.rs"));
     }
+
+    /// `package lightstep.metrics`: the metrics ingest protocol (`POST /metrics`), used by
+    /// [`Options::system_metrics`](crate::Options::system_metrics).
+    pub mod metrics {
+        include!(concat!(env!("OUT_DIR"), "/lightstep.metrics.rs"));
+    }
 }
 
 /// `package google.protobuf`: the well-known types the protocol uses.
@@ -23,3 +29,4 @@ pub mod google {
 
 pub use self::google::protobuf::Timestamp;
 pub use self::lightstep::collector;
+pub use self::lightstep::metrics;

@@ -4,6 +4,7 @@
 use crate::encode::truncate;
 use crate::encode::{normalize, timestamp, Clock, Limits, ReportBuilder};
 use crate::event::{emit, ErrorEvent, ErrorKind, Event, FlushState, StatusReport};
+use crate::metrics::SystemMetrics;
 use crate::proto::collector as pb;
 use crate::record::SpanRecord;
 use crate::stats::{Counters, State};
@@ -65,6 +66,8 @@ pub(crate) struct Reporter {
     period_start: SystemTime,
     /// The `dropped` total that the collector has been told of.
     dropped_reported: u64,
+    /// System metrics, on a timer of their own (`Options::system_metrics`).
+    metrics: Option<SystemMetrics>,
 }
 
 impl Reporter {
@@ -88,7 +91,14 @@ impl Reporter {
             last_attempt: Instant::now(),
             period_start: SystemTime::now(),
             dropped_reported: 0,
+            metrics: None,
         }
+    }
+
+    /// Samples and sends system metrics too, when `metrics` is given.
+    pub(crate) fn with_metrics(mut self, metrics: Option<SystemMetrics>) -> Reporter {
+        self.metrics = metrics;
+        self
     }
 
     /// The thread's body: report until closed or disabled, then count stragglers.
@@ -109,7 +119,10 @@ impl Reporter {
         let no_spans = never();
         loop {
             let now = Instant::now();
-            let wake = self.next_wake(now);
+            let mut wake = self.next_wake(now);
+            if let Some(metrics) = &self.metrics {
+                wake = wake.min(metrics.due());
+            }
             let spans = if self.pending.len() < self.config.batch_capacity {
                 &self.spans
             } else {
@@ -167,6 +180,10 @@ impl Reporter {
             if self.is_due(now) {
                 let deadline = now + self.config.report_timeout;
                 let _ = self.send_pending(deadline);
+            }
+            let now = Instant::now();
+            if let Some(metrics) = self.metrics.as_mut().filter(|m| m.due() <= now) {
+                metrics.run(now);
             }
         }
     }

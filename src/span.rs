@@ -291,6 +291,22 @@ impl Span {
         }
     }
 
+    /// Adds a `FOLLOWS_FROM` reference after the start (`tracing`'s `follows_from`).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn add_follows_from(&mut self, cause: &SpanContext) {
+        if let Some(record) = self.recording() {
+            let reference = Reference {
+                relationship: Relationship::FollowsFrom,
+                trace_id: cause.trace_id,
+                span_id: cause.span_id,
+            };
+            match record.parent {
+                None => record.parent = Some(reference),
+                Some(_) => record.more_references.push(reference),
+            }
+        }
+    }
+
     /// Finishes the span now. Later calls do nothing.
     #[inline]
     pub fn finish(&mut self) {

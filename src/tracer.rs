@@ -243,10 +243,9 @@ impl Inner {
         let (span_tx, span_rx) = bounded(channel_capacity);
         let (control_tx, control_rx) = bounded(16);
         let counters = Arc::new(Counters::default());
-        let builder = ReportBuilder::new(
-            identity::reporter(&options, next_id()),
-            options.access_token.clone(),
-        );
+        let identity = identity::reporter(&options, next_id());
+        let metrics = crate::metrics::SystemMetrics::new(&options, &transport, &identity)?;
+        let builder = ReportBuilder::new(identity, options.access_token.clone());
         let reporter = Reporter::new(
             span_rx,
             control_rx,
@@ -254,7 +253,8 @@ impl Inner {
             transport,
             builder,
             config,
-        );
+        )
+        .with_metrics(metrics);
         // The thread is detached: after close it only counts stragglers as dropped, and it
         // ends when the last handle of this tracer is dropped.
         std::thread::Builder::new()

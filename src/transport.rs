@@ -56,6 +56,15 @@ impl Transport {
         }
     }
 
+    /// The HTTP agent of the HTTP transport (shared: clones use one connection pool).
+    pub(crate) fn http_agent(&self) -> Option<ureq::Agent> {
+        match self {
+            Transport::Http(http) => Some(http.agent.clone()),
+            #[cfg(feature = "grpc")]
+            Transport::Grpc(_) => None,
+        }
+    }
+
     /// The largest report body this transport can carry, given the configured one.
     pub(crate) fn max_report_bytes(&self, configured: usize) -> usize {
         match self {
@@ -81,19 +90,8 @@ impl HttpTransport {
             "{scheme}://{}:{}{}/api/v2/reports",
             parsed.host, parsed.port, parsed.path
         );
-        let roots = match &options.root_certificates_pem {
-            None => RootCerts::WebPki,
-            Some(pem) => RootCerts::Specific(Arc::new(parse_certificates(pem)?)),
-        };
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(options.report_timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!("lightstep-rust/", env!("CARGO_PKG_VERSION")))
-            .tls_config(TlsConfig::builder().root_certs(roots).build())
-            .build();
         Ok(HttpTransport {
-            agent: config.into(),
+            agent: http_agent(options)?,
             url,
             token: options.access_token.clone(),
         })
@@ -101,28 +99,63 @@ impl HttpTransport {
 
     /// POSTs one `ReportRequest` body, waiting at most `timeout` for the whole exchange.
     pub(crate) fn send(&self, body: &[u8], timeout: Duration) -> Outcome {
-        let request = self
-            .agent
-            .post(&self.url)
-            .header("Content-Type", "application/octet-stream")
-            .header("Accept", "application/octet-stream")
-            .header("Lightstep-Access-Token", &self.token)
-            .config()
-            .timeout_global(Some(timeout))
-            .build();
-        let response = match request.send(body) {
-            Ok(response) => response,
-            Err(e) => return Outcome::Failed(classify(&e), Error::Transport(describe(&e))),
-        };
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .with_config()
-            .limit(MAX_RESPONSE_BYTES)
-            .read_to_vec()
-            .map_err(|e| describe(&e));
-        interpret(status, body)
+        match post(&self.agent, &self.url, &self.token, body, timeout) {
+            Ok((status, body)) => interpret(status, body),
+            Err((kind, error)) => Outcome::Failed(kind, error),
+        }
     }
+}
+
+/// An HTTP agent with the options' TLS roots and `report_timeout`, no redirects, and
+/// statuses left to the caller.
+pub(crate) fn http_agent(options: &Options) -> Result<ureq::Agent, Error> {
+    let roots = match &options.root_certificates_pem {
+        None => RootCerts::WebPki,
+        Some(pem) => RootCerts::Specific(Arc::new(parse_certificates(pem)?)),
+    };
+    let config = ureq::Agent::config_builder()
+        .timeout_global(Some(options.report_timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("lightstep-rust/", env!("CARGO_PKG_VERSION")))
+        .tls_config(TlsConfig::builder().root_certs(roots).build())
+        .build();
+    Ok(config.into())
+}
+
+/// A status and the response body (or why it could not be read).
+pub(crate) type Answer = (u16, Result<Vec<u8>, String>);
+
+/// POSTs a protobuf body with the access token header, waiting at most `timeout` for the
+/// whole exchange: the status and the response body (read up to `MAX_RESPONSE_BYTES`),
+/// or why no answer came.
+pub(crate) fn post(
+    agent: &ureq::Agent,
+    url: &str,
+    token: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Answer, (ErrorKind, Error)> {
+    let request = agent
+        .post(url)
+        .header("Content-Type", "application/octet-stream")
+        .header("Accept", "application/octet-stream")
+        .header("Lightstep-Access-Token", token)
+        .config()
+        .timeout_global(Some(timeout))
+        .build();
+    let response = match request.send(body) {
+        Ok(response) => response,
+        Err(e) => return Err((classify(&e), Error::Transport(describe(&e)))),
+    };
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .with_config()
+        .limit(MAX_RESPONSE_BYTES)
+        .read_to_vec()
+        .map_err(|e| describe(&e));
+    Ok((status, body))
 }
 
 /// Judges the collector's answer: status 200 means the spans were taken, whatever the body.

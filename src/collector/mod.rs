@@ -3,7 +3,12 @@
 //! `grpc` feature it also serves `CollectorService/Report` over gRPC on a second port
 //! ([`LocalCollector::grpc_url`]), with the same store of reports and the same faults.
 //!
+//! It also accepts system metrics (`POST /metrics`, [`Options::system_metrics`]) and
+//! keeps them apart ([`LocalCollector::metrics`]).
+//!
 //! It serves tests, examples, and users checking their own instrumentation.
+//!
+//! [`Options::system_metrics`]: crate::Options::system_metrics
 //!
 //! ```
 //! use lightstep::collector::LocalCollector;
@@ -27,6 +32,7 @@ pub use tree::render_trace_tree;
 
 use crate::encode::timestamp;
 use crate::proto::collector::{Command, ReportRequest, ReportResponse};
+use crate::proto::metrics::{IngestRequest, IngestResponse};
 use http::{Reply, Request, Server};
 use prost::Message;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -70,6 +76,35 @@ impl ReceivedReport {
     }
 }
 
+/// One metrics report (`POST /metrics`, [`Options::system_metrics`](crate::Options::system_metrics))
+/// as the collector received it.
+#[derive(Debug, Clone)]
+pub struct ReceivedMetrics {
+    /// The decoded `lightstep.metrics.IngestRequest`.
+    pub request: IngestRequest,
+    /// The `Lightstep-Access-Token` header, if one was sent.
+    pub token_header: Option<String>,
+    /// The HTTP status the collector answered with (200: accepted; 401 when
+    /// [`require_token`](LocalCollector::require_token) refused the token).
+    pub status: u16,
+}
+
+impl ReceivedMetrics {
+    /// The value of the point named `name`, if the report has one.
+    pub fn value(&self, name: &str) -> Option<f64> {
+        use crate::proto::metrics::metric_point::Value;
+        self.request
+            .points
+            .iter()
+            .find(|p| p.metric_name == name)
+            .and_then(|p| match p.value {
+                Some(Value::DoubleValue(x)) => Some(x),
+                Some(Value::Uint64Value(n)) => Some(n as f64),
+                None => None,
+            })
+    }
+}
+
 /// A misbehaviour the collector can be told to show, for testing a tracer against it.
 ///
 /// Over gRPC, `Blackhole` is a call that is never answered, `Slow`, `Garbage` and
@@ -106,6 +141,7 @@ type ReportCallback = Box<dyn Fn(&ReceivedReport) + Send>;
 
 struct Shared {
     received: Mutex<Vec<ReceivedReport>>,
+    metrics: Mutex<Vec<ReceivedMetrics>>,
     arrived: Condvar,
     behaviour: Mutex<Behaviour>,
     on_report: Mutex<Option<ReportCallback>>,
@@ -177,6 +213,7 @@ impl LocalCollector {
     ) -> Result<LocalCollector, crate::Error> {
         let shared = Arc::new(Shared {
             received: Mutex::new(Vec::new()),
+            metrics: Mutex::new(Vec::new()),
             arrived: Condvar::new(),
             behaviour: Mutex::new(Behaviour {
                 fault: Fault::None,
@@ -262,6 +299,11 @@ impl LocalCollector {
         lock(&self.shared.received).clone()
     }
 
+    /// Every metrics report (`POST /metrics`) received so far, in arrival order.
+    pub fn metrics(&self) -> Vec<ReceivedMetrics> {
+        lock(&self.shared.metrics).clone()
+    }
+
     /// The spans of every accepted report, in arrival order.
     pub fn spans(&self) -> Vec<crate::proto::collector::Span> {
         lock(&self.shared.received)
@@ -311,7 +353,10 @@ impl http::Handler for Shared {
 
     fn before_body(&self, head: &Request) -> Option<Reply> {
         let now = SystemTime::now();
-        if head.path.split('?').next() != Some("/api/v2/reports") {
+        if !matches!(
+            head.path.split('?').next(),
+            Some("/api/v2/reports" | METRICS_PATH)
+        ) {
             return Some(Reply::Respond(404, error_response("no such path", now)));
         }
         if head.method != "POST" {
@@ -325,6 +370,10 @@ impl http::Handler for Shared {
 
     fn handle(&self, request: &Request) -> Reply {
         let token_header = request.header("Lightstep-Access-Token").map(str::to_owned);
+        if request.path.split('?').next() == Some(METRICS_PATH) {
+            let (status, body) = self.receive_metrics(&request.body, token_header);
+            return Reply::Respond(status, body);
+        }
         let verdict = self.receive(&request.body, token_header, false);
         match verdict.fault {
             Fault::Slow(delay) => {
@@ -336,6 +385,31 @@ impl http::Handler for Shared {
             Fault::HugeResponse(size) if verdict.status == 200 => Reply::Huge(size),
             _ => Reply::Respond(verdict.status, verdict.body),
         }
+    }
+}
+
+/// Where metrics reports arrive: `{collector_url}/metrics`.
+const METRICS_PATH: &str = "/metrics";
+
+impl Shared {
+    /// Decodes and keeps a metrics report; the status and body to answer with.
+    fn receive_metrics(&self, body: &[u8], token_header: Option<String>) -> (u16, Vec<u8>) {
+        let Ok(request) = IngestRequest::decode(body) else {
+            return (400, b"not an IngestRequest".to_vec());
+        };
+        let required = lock(&self.behaviour).required_token.clone();
+        let status = match (&required, &token_header) {
+            (Some(required), Some(sent)) if sent != required => 401,
+            (Some(_), None) => 401,
+            _ => 200,
+        };
+        lock(&self.metrics).push(ReceivedMetrics {
+            request,
+            token_header,
+            status,
+        });
+        self.arrived.notify_all();
+        (status, IngestResponse {}.encode_to_vec())
     }
 }
 
