@@ -51,6 +51,8 @@ pub(crate) struct Config {
 
 pub(crate) struct Reporter {
     spans: Receiver<SpanRecord>,
+    /// Signals from callers that the span channel is filling up.
+    wake: Receiver<()>,
     control: Receiver<Control>,
     counters: Arc<Counters>,
     transport: Transport,
@@ -73,6 +75,7 @@ pub(crate) struct Reporter {
 impl Reporter {
     pub(crate) fn new(
         spans: Receiver<SpanRecord>,
+        wake: Receiver<()>,
         control: Receiver<Control>,
         counters: Arc<Counters>,
         transport: Transport,
@@ -81,6 +84,7 @@ impl Reporter {
     ) -> Reporter {
         Reporter {
             spans,
+            wake,
             control,
             counters,
             transport,
@@ -116,33 +120,26 @@ impl Reporter {
     }
 
     fn report_loop(&mut self) {
-        let no_spans = never();
+        let no_wake = never();
         loop {
             let now = Instant::now();
-            let mut wake = self.next_wake(now);
+            let mut wake_at = self.next_wake(now);
             if let Some(metrics) = &self.metrics {
-                wake = wake.min(metrics.due());
+                wake_at = wake_at.min(metrics.due());
             }
-            let spans = if self.pending.len() < self.config.batch_capacity {
-                &self.spans
+            // Callers wake the reporter only when the channel fills up; while the batch has
+            // no room, such a wake could change nothing, so it is not listened to.
+            let wake = if self.pending.len() < self.config.batch_capacity {
+                &self.wake
             } else {
-                &no_spans
+                &no_wake
             };
             select! {
-                recv(spans) -> message => match message {
-                    Ok(record) => {
-                        let clock = Clock::now();
-                        self.accept(record, &clock);
-                        self.drain(usize::MAX, &clock);
+                recv(wake) -> message => {
+                    if message.is_err() {
+                        return self.last_report();
                     }
-                    Err(_) => {
-                        // Every tracer handle is gone: deliver what is left and stop.
-                        let deadline = Instant::now() + self.config.close_timeout;
-                        let _ = self.send_all(deadline, usize::MAX);
-                        self.drop_pending();
-                        return;
-                    }
-                },
+                }
                 recv(self.control) -> message => match message {
                     Ok(Control::Flush { deadline, reply }) => {
                         let owed = self.spans.len();
@@ -163,19 +160,15 @@ impl Reporter {
                     }
                     #[cfg(test)]
                     Ok(Control::Panic) => panic!("injected reporter panic"),
-                    Err(_) => {
-                        let deadline = Instant::now() + self.config.close_timeout;
-                        let _ = self.send_all(deadline, usize::MAX);
-                        self.drop_pending();
-                        return;
-                    }
+                    Err(_) => return self.last_report(),
                 },
-                default(wake.saturating_duration_since(now)) => {}
+                default(wake_at.saturating_duration_since(now)) => {}
             }
             if self.counters.state() == State::Disabled {
                 self.disable();
                 return;
             }
+            self.drain(usize::MAX, &Clock::now());
             let now = Instant::now();
             if self.is_due(now) {
                 let deadline = now + self.config.report_timeout;
@@ -186,6 +179,13 @@ impl Reporter {
                 metrics.run(now);
             }
         }
+    }
+
+    /// Every tracer handle is gone: deliver what is left, within `close_timeout`.
+    fn last_report(&mut self) {
+        let deadline = Instant::now() + self.config.close_timeout;
+        let _ = self.send_all(deadline, usize::MAX);
+        self.drop_pending();
     }
 
     /// After close or disable: every span that still arrives is counted dropped.
@@ -228,7 +228,9 @@ impl Reporter {
     }
 
     fn has_work(&self) -> bool {
-        !self.pending.is_empty() || self.counters.dropped() > self.dropped_reported
+        !self.pending.is_empty()
+            || !self.spans.is_empty()
+            || self.counters.dropped() > self.dropped_reported
     }
 
     fn is_due(&self, now: Instant) -> bool {

@@ -63,8 +63,11 @@ impl<'t> SpanBuilder<'t> {
     }
 
     /// Sets a tag from the start.
+    #[inline]
     pub fn tag(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
-        self.tags.push((key.into(), value.into()));
+        if !self.tracer.is_noop() {
+            self.tags.push((key.into(), value.into()));
+        }
         self
     }
 

@@ -42,6 +42,10 @@ enum Handle {
 
 pub(crate) struct Inner {
     spans: Sender<SpanRecord>,
+    /// Wakes the reporter once the channel holds `wake_at` spans. Below that the reporter
+    /// sleeps until its timer, so a finished span costs its caller no system call.
+    wake: Sender<()>,
+    wake_at: usize,
     control: Sender<Control>,
     counters: Arc<Counters>,
     pub(crate) max_logs_per_span: usize,
@@ -241,6 +245,7 @@ impl Inner {
             },
         };
         let (span_tx, span_rx) = bounded(channel_capacity);
+        let (wake_tx, wake_rx) = bounded(1);
         let (control_tx, control_rx) = bounded(16);
         let counters = Arc::new(Counters::default());
         let identity = identity::reporter(&options, next_id());
@@ -248,6 +253,7 @@ impl Inner {
         let builder = ReportBuilder::new(identity, options.access_token.clone());
         let reporter = Reporter::new(
             span_rx,
+            wake_rx,
             control_rx,
             Arc::clone(&counters),
             transport,
@@ -263,6 +269,8 @@ impl Inner {
             .map_err(|e| Error::Transport(format!("cannot start the reporter thread: {e}")))?;
         Ok(Inner {
             spans: span_tx,
+            wake: wake_tx,
+            wake_at: (channel_capacity / 2).max(1),
             control: control_tx,
             counters,
             max_logs_per_span: options.max_logs_per_span,
@@ -289,9 +297,14 @@ impl Inner {
             return;
         }
         match self.spans.try_send(record) {
-            Ok(()) => {}
+            Ok(()) => {
+                if self.spans.len() >= self.wake_at {
+                    let _ = self.wake.try_send(());
+                }
+            }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.add_dropped(1)
+                self.counters.add_dropped(1);
+                let _ = self.wake.try_send(());
             }
         }
     }

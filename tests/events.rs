@@ -22,6 +22,8 @@ fn recording() -> MutexGuard<'static, ()> {
             .unwrap_or_else(|p| p.into_inner())
             .push(event.clone());
     });
+    // Events of earlier tests' tracers may still be on their way: let them land first.
+    settle(|| SEEN.lock().unwrap_or_else(|p| p.into_inner()).len());
     SEEN.lock().unwrap_or_else(|p| p.into_inner()).clear();
     guard
 }

@@ -35,6 +35,8 @@ pub fn serial() -> MutexGuard<'static, ()> {
             .unwrap_or_else(|p| p.into_inner())
             .push(event.clone());
     });
+    // Events of earlier tests' tracers may still be on their way: let them land first.
+    settle(|| EVENTS.lock().unwrap_or_else(|p| p.into_inner()).len());
     EVENTS.lock().unwrap_or_else(|p| p.into_inner()).clear();
     guard
 }

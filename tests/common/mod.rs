@@ -77,3 +77,16 @@ pub fn eventually(mut condition: impl FnMut() -> bool) -> bool {
     }
     condition()
 }
+
+/// Waits until `count` (of events recorded) stops changing for 100 ms.
+pub fn settle(count: impl Fn() -> usize) {
+    let mut last = count();
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = count();
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
