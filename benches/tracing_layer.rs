@@ -1,7 +1,7 @@
 //! What a span costs the caller through the `tracing` layer, next to a `span!` span: start,
 //! two tags, finish, on the global tracer reporting to a local collector.
 //!
-//!     cargo run --release --example tracing_overhead
+//!     cargo bench --bench tracing_layer
 //!
 //! Each round times a batch of spans of each kind in turn (interleaved and rotated, so
 //! drift hits them alike), then flushes untimed, so every span is delivered and none dropped; the
