@@ -52,7 +52,7 @@ pub struct Options {
 
 impl Options {
     /// Default for [`max_buffered_spans`](Options::max_buffered_spans).
-    pub const DEFAULT_MAX_BUFFERED_SPANS: usize = 100_000;
+    pub const DEFAULT_MAX_BUFFERED_SPANS: usize = 200_000;
     /// Default for [`min_reporting_period`](Options::min_reporting_period).
     pub const DEFAULT_MIN_REPORTING_PERIOD: Duration = Duration::from_millis(500);
     /// Default for [`max_reporting_period`](Options::max_reporting_period).

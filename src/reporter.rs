@@ -16,6 +16,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+/// The size a request aims at when a batch is bigger (never above `max_report_bytes`).
+const REQUEST_BYTES: usize = 1024 * 1024;
+
 /// Requests from tracer handles to the reporter thread.
 pub(crate) enum Control {
     /// Send every span finished so far; reply when done.
@@ -331,7 +334,10 @@ impl Reporter {
         else {
             return Err(Error::Timeout);
         };
-        let budget = self.config.max_report_bytes - self.builder.overhead();
+        // Big batches go as several requests of about a megabyte rather than one of
+        // `max_report_bytes`: the channel is drained between them, so callers finishing
+        // spans meanwhile find room. A single larger span still goes alone.
+        let budget = self.config.max_report_bytes.min(REQUEST_BYTES) - self.builder.overhead();
         let mut used = 0;
         let count = self
             .pending
