@@ -323,7 +323,6 @@ impl Span {
         self.finish_with(Moment::Wall(time));
     }
 
-    #[inline(never)]
     fn finish_with(&mut self, finish: Moment) {
         let Some(inner) = self.tracer.inner() else {
             return;

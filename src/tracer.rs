@@ -290,6 +290,7 @@ impl Inner {
     }
 
     /// Hands a finished span to the reporter, or counts it dropped. Never blocks.
+    #[inline]
     pub(crate) fn span_finished(&self, record: SpanRecord) {
         self.counters.add_finished();
         if self.counters.state() != State::Running {
