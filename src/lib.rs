@@ -167,6 +167,7 @@ pub fn global() -> Tracer {
 
 #[doc(hidden)]
 /// The global tracer by reference, for `span!`.
+#[inline]
 pub fn __global_ref() -> &'static Tracer {
     GLOBAL.get().unwrap_or(&NOOP)
 }

@@ -368,6 +368,13 @@ pub struct ActiveSpan {
 }
 
 impl ActiveSpan {
+    #[doc(hidden)]
+    /// The guard `span!` returns before `init`.
+    #[inline]
+    pub fn __noop() -> ActiveSpan {
+        ActiveSpan { span: Span::noop() }
+    }
+
     fn new(span: Span) -> ActiveSpan {
         if !matches!(span.state, State::Noop) {
             active::push(span.context().clone());
@@ -408,16 +415,21 @@ impl Drop for ActiveSpan {
 
 /// Starts an [`ActiveSpan`] on the global tracer: a child of the thread's active span.
 ///
+/// Before [`init`](crate::init) the global tracer is the no-op one, and `span!` builds
+/// nothing: its name and tag expressions are not evaluated.
+///
 /// ```
 /// let _request = lightstep::span!("handle_request", "user.id" => 42, "cached" => false);
 /// let _query = lightstep::span!("db.query"); // child of handle_request
 /// ```
 #[macro_export]
 macro_rules! span {
-    ($name:expr $(,)?) => {
-        $crate::__global_ref().span($name).start_active()
-    };
-    ($name:expr, $($key:expr => $value:expr),+ $(,)?) => {
-        $crate::__global_ref().span($name)$(.tag($key, $value))+.start_active()
-    };
+    ($name:expr $(, $key:expr => $value:expr)* $(,)?) => {{
+        let tracer = $crate::__global_ref();
+        if tracer.is_noop() {
+            $crate::ActiveSpan::__noop()
+        } else {
+            tracer.span($name)$(.tag($key, $value))*.start_active()
+        }
+    }};
 }
