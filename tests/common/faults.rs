@@ -3,7 +3,7 @@
 //! the collectors accepted.
 
 use super::*;
-use lightstep::collector::{LocalCollector, ReceivedReport};
+use lightstep::collector::{Fault, LocalCollector, ReceivedReport};
 use lightstep::{Event, Options, Stats, Tracer};
 use std::collections::HashSet;
 use std::net::TcpListener;
@@ -203,4 +203,41 @@ impl Run {
         );
         stats
     }
+}
+
+/// The collector's URL for `wire`.
+pub fn url_for(collector: &LocalCollector, wire: Wire) -> String {
+    match wire {
+        Wire::Http => collector.url(),
+        #[cfg(feature = "grpc")]
+        Wire::Grpc => collector.grpc_url(),
+        #[cfg(not(feature = "grpc"))]
+        Wire::Grpc => panic!("the gRPC fault tests need the `grpc` feature"),
+    }
+}
+
+/// The collector answers "accepted" with a bad body: the spans are delivered, an error
+/// event says so, and nothing is sent again.
+pub fn accepted_with_a_bad_answer(mode: &str, fault: Fault, wire: Wire) {
+    let collector = LocalCollector::start().expect("collector");
+    collector.set_fault(fault);
+    let mut run = Run::new(url_for(&collector, wire), wire);
+    for _ in 0..4 {
+        run.burst(100);
+    }
+    let stats = run.finish(mode, &[&collector]);
+    assert_eq!((stats.delivered, stats.dropped), (400, 0));
+    let received: usize = collector
+        .reports()
+        .iter()
+        .map(|r| r.request.spans.len())
+        .sum();
+    assert_eq!(
+        received, 400,
+        "{mode}: a batch the collector took was sent again"
+    );
+    assert!(
+        eventually(|| !error_events().is_empty()),
+        "{mode}: no error event"
+    );
 }
