@@ -61,9 +61,11 @@ pub(crate) struct Reporter {
     transport: Transport,
     builder: ReportBuilder,
     config: Config,
-    /// Spans waiting for the collector, oldest first, normalised for encoding, each with
-    /// its encoded `Span` size.
+    /// Spans waiting for the collector, oldest first, each with its encoded `Span` size
+    /// once `prepare` has readied it.
     pending: Vec<(SpanRecord, usize)>,
+    /// How many of `pending`, from the front, are ready for encoding (see `prepare`).
+    prepared: usize,
     /// Values not sent as given since the last accepted report (`log_encoder.errors`).
     encoding_errors: u64,
     last_attempt: Instant,
@@ -94,6 +96,7 @@ impl Reporter {
             builder,
             config,
             pending: Vec::new(),
+            prepared: 0,
             encoding_errors: 0,
             last_attempt: Instant::now(),
             period_start: SystemTime::now(),
@@ -171,7 +174,7 @@ impl Reporter {
                 self.disable();
                 return;
             }
-            self.drain(usize::MAX, &Clock::now());
+            self.drain(usize::MAX);
             let now = Instant::now();
             if self.is_due(now) {
                 let deadline = now + self.config.report_timeout;
@@ -223,6 +226,7 @@ impl Reporter {
     fn drop_pending(&mut self) {
         let held = self.pending.len() as u64;
         self.pending.clear();
+        self.prepared = 0;
         let mut queued = 0;
         while self.spans.try_recv().is_ok() {
             queued += 1;
@@ -261,31 +265,42 @@ impl Reporter {
         }
     }
 
-    fn accept(&mut self, mut record: SpanRecord, clock: &Clock) {
-        self.encoding_errors += normalize(&mut record, clock, self.config.limits);
-        let len = wire::span_len(&record);
-        let size = wire::len_field(len);
-        if size + self.builder.overhead() > self.config.max_report_bytes {
-            self.counters.add_dropped(1);
-            emit(Event::Error(ErrorEvent::new(
-                ErrorKind::Flush(FlushState::Report),
-                Error::Collector(format!(
-                    "span `{}` encodes to {size} bytes, more than max_report_bytes; dropped",
-                    truncate(&record.operation, 128)
-                )),
-            )));
+    /// Readies the spans drained since the last report for encoding (wall-clock times,
+    /// log limits, encoded size); a span too big for any report is dropped and counted.
+    /// Done here rather than while draining, so draining keeps up with bursts.
+    fn prepare(&mut self) {
+        if self.prepared == self.pending.len() {
             return;
         }
-        self.pending.push((record, len));
+        let clock = Clock::now();
+        let fresh = self.pending.split_off(self.prepared);
+        for (mut record, _) in fresh {
+            self.encoding_errors += normalize(&mut record, &clock, self.config.limits);
+            let len = wire::span_len(&record);
+            let size = wire::len_field(len);
+            if size + self.builder.overhead() > self.config.max_report_bytes {
+                self.counters.add_dropped(1);
+                emit(Event::Error(ErrorEvent::new(
+                    ErrorKind::Flush(FlushState::Report),
+                    Error::Collector(format!(
+                        "span `{}` encodes to {size} bytes, more than max_report_bytes; dropped",
+                        truncate(&record.operation, 128)
+                    )),
+                )));
+                continue;
+            }
+            self.pending.push((record, len));
+        }
+        self.prepared = self.pending.len();
     }
 
     /// Moves up to `limit` queued spans into the batch, as far as it has room.
-    fn drain(&mut self, limit: usize, clock: &Clock) -> usize {
+    fn drain(&mut self, limit: usize) -> usize {
         let mut moved = 0;
         while moved < limit && self.pending.len() < self.config.batch_capacity {
             match self.spans.try_recv() {
                 Ok(record) => {
-                    self.accept(record, clock);
+                    self.pending.push((record, 0));
                     moved += 1;
                 }
                 Err(_) => break,
@@ -298,7 +313,7 @@ impl Reporter {
     /// they need, until done, a failure, or the deadline.
     fn send_all(&mut self, deadline: Instant, mut owed: usize) -> Result<(), Error> {
         loop {
-            let moved = self.drain(owed, &Clock::now());
+            let moved = self.drain(owed);
             owed = owed.saturating_sub(moved);
             if self.pending.is_empty() && (owed == 0 || self.spans.is_empty()) {
                 if self.counters.dropped() > self.dropped_reported {
@@ -334,6 +349,7 @@ impl Reporter {
         else {
             return Err(Error::Timeout);
         };
+        self.prepare();
         // Big batches go as several requests of about a megabyte rather than one of
         // `max_report_bytes`: the channel is drained between them, so callers finishing
         // spans meanwhile find room. A single larger span still goes alone.
@@ -369,7 +385,7 @@ impl Reporter {
         let body = self.builder.encode(&self.pending[..count], &metrics);
         // Empty the channel once more before blocking on the network: the callers keep
         // finishing spans while the request is in flight.
-        self.drain(usize::MAX, &Clock::now());
+        self.drain(usize::MAX);
         let started = Instant::now();
         let (response, warning) = match self.transport.send(&body, timeout) {
             Outcome::Accepted(response) => (Some(response), None),
@@ -381,6 +397,7 @@ impl Reporter {
         };
         // The collector took these spans: never send them again.
         self.pending.drain(..count);
+        self.prepared -= count;
         self.counters.add_delivered(count as u64);
         self.dropped_reported = dropped_total;
         self.encoding_errors -= encoding_errors;
