@@ -265,33 +265,54 @@ impl Reporter {
         }
     }
 
-    /// Readies the spans drained since the last report for encoding (wall-clock times,
-    /// log limits, encoded size); a span too big for any report is dropped and counted.
-    /// Done here rather than while draining, so draining keeps up with bursts.
-    fn prepare(&mut self) {
-        if self.prepared == self.pending.len() {
-            return;
-        }
+    /// Readies drained spans for encoding (wall-clock times, log limits, encoded size)
+    /// until those ready fill `budget` bytes; a span too big for any report is dropped
+    /// and counted. Done here, a request's worth at a time, rather than while draining, so
+    /// draining keeps up with bursts and no long stretch passes without a drain.
+    fn prepare(&mut self, budget: usize) {
+        let mut ready: usize = self.pending[..self.prepared]
+            .iter()
+            .map(|(_, len)| wire::len_field(*len))
+            .sum();
         let clock = Clock::now();
-        let fresh = self.pending.split_off(self.prepared);
-        for (mut record, _) in fresh {
-            self.encoding_errors += normalize(&mut record, &clock, self.config.limits);
-            let len = wire::span_len(&record);
-            let size = wire::len_field(len);
-            if size + self.builder.overhead() > self.config.max_report_bytes {
-                self.counters.add_dropped(1);
+        let limit = self.config.max_report_bytes - self.builder.overhead();
+        let mut end = self.prepared;
+        let mut oversized = false;
+        while end < self.pending.len() && ready <= budget {
+            let (record, len) = &mut self.pending[end];
+            self.encoding_errors += normalize(record, &clock, self.config.limits);
+            *len = wire::span_len(record);
+            let size = wire::len_field(*len);
+            if size > limit {
+                *len = usize::MAX;
+                oversized = true;
+            } else {
+                ready += size;
+            }
+            end += 1;
+        }
+        if oversized {
+            // Rare: take the spans too big for any report out of the readied range.
+            let rest = self.pending.split_off(end);
+            let counters = &self.counters;
+            self.pending.retain(|(record, len)| {
+                if *len != usize::MAX {
+                    return true;
+                }
+                counters.add_dropped(1);
                 emit(Event::Error(ErrorEvent::new(
                     ErrorKind::Flush(FlushState::Report),
                     Error::Collector(format!(
-                        "span `{}` encodes to {size} bytes, more than max_report_bytes; dropped",
+                        "span `{}` is bigger than max_report_bytes; dropped",
                         truncate(&record.operation, 128)
                     )),
                 )));
-                continue;
-            }
-            self.pending.push((record, len));
+                false
+            });
+            end = self.pending.len();
+            self.pending.extend(rest);
         }
-        self.prepared = self.pending.len();
+        self.prepared = end;
     }
 
     /// Moves up to `limit` queued spans into the batch, as far as it has room.
@@ -349,14 +370,13 @@ impl Reporter {
         else {
             return Err(Error::Timeout);
         };
-        self.prepare();
         // Big batches go as several requests of about a megabyte rather than one of
         // `max_report_bytes`: the channel is drained between them, so callers finishing
         // spans meanwhile find room. A single larger span still goes alone.
         let budget = self.config.max_report_bytes.min(REQUEST_BYTES) - self.builder.overhead();
+        self.prepare(budget);
         let mut used = 0;
-        let count = self
-            .pending
+        let count = self.pending[..self.prepared]
             .iter()
             .take_while(|(_, len)| {
                 used += wire::len_field(*len);
@@ -364,7 +384,7 @@ impl Reporter {
             })
             .count()
             .max(1)
-            .min(self.pending.len());
+            .min(self.prepared);
         let dropped_total = self.counters.dropped();
         let dropped = dropped_total - self.dropped_reported;
         let encoding_errors = self.encoding_errors;

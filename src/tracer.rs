@@ -42,8 +42,7 @@ enum Handle {
 
 pub(crate) struct Inner {
     spans: Sender<SpanRecord>,
-    /// Wakes the reporter once the channel holds `wake_at` spans (an eighth of it: early
-    /// enough for the reporter to drain a burst before the channel fills). Below that the
+    /// Wakes the reporter once the channel is half full (`wake_at` spans). Below that the
     /// reporter sleeps until its timer, so a finished span costs its caller no system call.
     wake: Sender<()>,
     wake_at: usize,
@@ -271,7 +270,7 @@ impl Inner {
         Ok(Inner {
             spans: span_tx,
             wake: wake_tx,
-            wake_at: (channel_capacity / 8).max(1),
+            wake_at: (channel_capacity / 2).max(1),
             control: control_tx,
             counters,
             max_logs_per_span: options.max_logs_per_span,
