@@ -6,6 +6,7 @@ use crate::proto::collector as pb;
 use crate::proto::Timestamp;
 use crate::record::{LogRecord, Moment, SpanRecord};
 use crate::wire;
+use crate::Error;
 use crate::Value;
 use prost::Message;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -145,8 +146,8 @@ pub(crate) fn normalize(record: &mut SpanRecord, clock: &Clock, limits: Limits) 
     encoding_errors
 }
 
-/// Builds report bodies from the fixed parts of every request.
-#[derive(Debug)]
+/// Builds report bodies from the fixed parts of every request. (No `Debug`: it holds
+/// the access token.)
 pub(crate) struct ReportBuilder {
     reporter: pb::Reporter,
     auth: pb::Auth,
@@ -164,6 +165,11 @@ impl ReportBuilder {
             auth,
             overhead,
         }
+    }
+
+    /// `error` with any copy of the access token masked.
+    pub(crate) fn redact(&self, error: Error) -> Error {
+        error.redacted(&self.auth.access_token)
     }
 
     /// The bytes a report takes besides its spans (with room for the metrics).

@@ -60,6 +60,21 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 impl Error {
+    /// This error with every copy of `token` masked, for texts that come from outside
+    /// (a collector's answer may echo what it was sent). A token of a few characters
+    /// would be found by chance in any text, and is no secret: it is left alone.
+    pub(crate) fn redacted(self, token: &str) -> Error {
+        if token.len() < 6 {
+            return self;
+        }
+        let mask = |text: String| text.replace(token, "<redacted>");
+        match self {
+            Error::Transport(text) => Error::Transport(mask(text)),
+            Error::Collector(text) => Error::Collector(mask(text)),
+            other => other,
+        }
+    }
+
     pub(crate) fn invalid(option: &'static str, reason: impl Into<String>) -> Error {
         Error::InvalidOption {
             option,

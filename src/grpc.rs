@@ -242,10 +242,10 @@ impl GrpcTransport {
                     // The connection may be dead or stalled: the next report makes a new one.
                     self.client = None;
                 }
-                Outcome::Failed(kind, redact(error, &self.token_text))
+                Outcome::Failed(kind, error.redacted(&self.token_text))
             }
             Outcome::AcceptedBadBody(error) => {
-                Outcome::AcceptedBadBody(redact(error, &self.token_text))
+                Outcome::AcceptedBadBody(error.redacted(&self.token_text))
             }
             accepted => accepted,
         }
@@ -324,23 +324,6 @@ fn describe_chain(error: &(dyn std::error::Error + 'static), fallback: &str) -> 
     }
 }
 
-/// Never lets the token out, even if a collector echoes it. (A token of a few characters
-/// would be found by chance in any text, and is no secret.)
-fn redact(error: Error, token: &str) -> Error {
-    if token.len() < 6 {
-        return error;
-    }
-    match error {
-        Error::Transport(text) if text.contains(token) => {
-            Error::Transport(text.replace(token, "<redacted>"))
-        }
-        Error::Collector(text) if text.contains(token) => {
-            Error::Collector(text.replace(token, "<redacted>"))
-        }
-        other => other,
-    }
-}
-
 /// `period` ± 20 %.
 fn jittered(period: Duration) -> Duration {
     period.mul_f64(rand::rng().random_range(0.8..=1.2))
@@ -398,7 +381,7 @@ mod tests {
 
     #[test]
     fn the_token_is_redacted_and_never_shown() {
-        let error = redact(Error::Collector("bad token s3cret".into()), "s3cret");
+        let error = Error::Collector("bad token s3cret".into()).redacted("s3cret");
         assert_eq!(error.to_string(), "collector error: bad token <redacted>");
         let transport = GrpcTransport::new(&Options::new("s3cret")).expect("transport");
         assert!(!format!("{:?}", transport.token).contains("s3cret"));

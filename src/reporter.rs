@@ -19,6 +19,14 @@ use std::time::{Duration, Instant, SystemTime};
 /// The size a request aims at when a batch is bigger (never above `max_report_bytes`).
 const REQUEST_BYTES: usize = 1024 * 1024;
 
+/// Whether a send drains the channel between requests (the timer's reports) or sends
+/// only what it was asked to (flush and close, which must not chase new spans).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refill {
+    Yes,
+    No,
+}
+
 /// Requests from tracer handles to the reporter thread.
 pub(crate) enum Control {
     /// Send every span finished so far; reply when done.
@@ -178,7 +186,7 @@ impl Reporter {
             let now = Instant::now();
             if self.is_due(now) {
                 let deadline = now + self.config.report_timeout;
-                let _ = self.send_pending(deadline);
+                let _ = self.send_pending(deadline, Refill::Yes);
             }
             let now = Instant::now();
             if let Some(metrics) = self.metrics.as_mut().filter(|m| m.due() <= now) {
@@ -275,7 +283,10 @@ impl Reporter {
             .map(|(_, len)| wire::len_field(*len))
             .sum();
         let clock = Clock::now();
-        let limit = self.config.max_report_bytes - self.builder.overhead();
+        let limit = self
+            .config
+            .max_report_bytes
+            .saturating_sub(self.builder.overhead());
         let mut end = self.prepared;
         let mut oversized = false;
         while end < self.pending.len() && ready <= budget {
@@ -338,26 +349,30 @@ impl Reporter {
             owed = owed.saturating_sub(moved);
             if self.pending.is_empty() && (owed == 0 || self.spans.is_empty()) {
                 if self.counters.dropped() > self.dropped_reported {
-                    return self.send_pending(deadline);
+                    return self.send_pending(deadline, Refill::No);
                 }
                 return Ok(());
             }
-            self.send_pending(deadline)?;
+            // Only what was owed: spans finished after the flush began are not waited for.
+            self.send_pending(deadline, Refill::No)?;
         }
     }
 
-    /// Sends everything in the batch, one report per `max_report_bytes`.
-    fn send_pending(&mut self, deadline: Instant) -> Result<(), Error> {
+    /// Sends what the batch holds now, one report per request size; with `Refill::Yes`
+    /// the channel is drained between requests (into the batch, for the next report).
+    fn send_pending(&mut self, deadline: Instant, refill: Refill) -> Result<(), Error> {
+        let mut left = self.pending.len();
         loop {
-            self.send_report(deadline)?;
-            if self.pending.is_empty() {
+            let sent = self.send_report(deadline, refill)?;
+            left = left.saturating_sub(sent);
+            if left == 0 || sent == 0 || self.pending.is_empty() {
                 return Ok(());
             }
         }
     }
 
-    /// Sends one report with as many pending spans as fit.
-    fn send_report(&mut self, deadline: Instant) -> Result<(), Error> {
+    /// Sends one report with as many pending spans as fit; returns how many it sent.
+    fn send_report(&mut self, deadline: Instant, refill: Refill) -> Result<usize, Error> {
         if self.counters.state() == State::Disabled {
             return Err(Error::Closed);
         }
@@ -373,7 +388,11 @@ impl Reporter {
         // Big batches go as several requests of about a megabyte rather than one of
         // `max_report_bytes`: the channel is drained between them, so callers finishing
         // spans meanwhile find room. A single larger span still goes alone.
-        let budget = self.config.max_report_bytes.min(REQUEST_BYTES) - self.builder.overhead();
+        let budget = self
+            .config
+            .max_report_bytes
+            .min(REQUEST_BYTES)
+            .saturating_sub(self.builder.overhead());
         self.prepare(budget);
         let mut used = 0;
         let count = self.pending[..self.prepared]
@@ -403,9 +422,11 @@ impl Reporter {
             gauges: Vec::new(),
         };
         let body = self.builder.encode(&self.pending[..count], &metrics);
-        // Empty the channel once more before blocking on the network: the callers keep
-        // finishing spans while the request is in flight.
-        self.drain(usize::MAX);
+        if refill == Refill::Yes {
+            // Empty the channel once more before blocking on the network: the callers
+            // keep finishing spans while the request is in flight.
+            self.drain(usize::MAX);
+        }
         let started = Instant::now();
         let (response, warning) = match self.transport.send(&body, timeout) {
             Outcome::Accepted(response) => (Some(response), None),
@@ -439,14 +460,14 @@ impl Reporter {
         if let Some(response) = response {
             self.obey(response);
         }
-        Ok(())
+        Ok(count)
     }
 
     fn obey(&mut self, response: pb::ReportResponse) {
         for error in response.errors {
             emit(Event::Error(ErrorEvent::new(
                 ErrorKind::Flush(FlushState::Report),
-                Error::Collector(error),
+                self.builder.redact(Error::Collector(error)),
             )));
         }
         if response.commands.iter().any(|c| c.disable) {

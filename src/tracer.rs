@@ -181,7 +181,8 @@ impl Tracer {
     pub fn disable(&self) {
         if let Some(inner) = self.inner() {
             if inner.counters.leave_running(State::Disabled) {
-                let _ = inner.control.send(Control::Disable);
+                // Never waits: the reporter also sees the state on its next turn.
+                let _ = inner.control.try_send(Control::Disable);
             }
         }
     }
@@ -251,6 +252,16 @@ impl Inner {
         let identity = identity::reporter(&options, next_id());
         let metrics = crate::metrics::SystemMetrics::new(&options, &transport, &identity)?;
         let builder = ReportBuilder::new(identity, options.access_token.clone());
+        // Every report carries the reporter tags and the token: they must leave room.
+        if builder.overhead() + 1024 > config.max_report_bytes {
+            return Err(Error::invalid(
+                "max_report_bytes",
+                format!(
+                    "the reporter tags and token alone take {} bytes; allow at least 1 KiB more",
+                    builder.overhead()
+                ),
+            ));
+        }
         let reporter = Reporter::new(
             span_rx,
             wake_rx,

@@ -100,8 +100,14 @@ impl HttpTransport {
     /// POSTs one `ReportRequest` body, waiting at most `timeout` for the whole exchange.
     pub(crate) fn send(&self, body: &[u8], timeout: Duration) -> Outcome {
         match post(&self.agent, &self.url, &self.token, body, timeout) {
-            Ok((status, body)) => interpret(status, body),
-            Err((kind, error)) => Outcome::Failed(kind, error),
+            Ok((status, body)) => match interpret(status, body) {
+                Outcome::Failed(kind, error) => Outcome::Failed(kind, error.redacted(&self.token)),
+                Outcome::AcceptedBadBody(error) => {
+                    Outcome::AcceptedBadBody(error.redacted(&self.token))
+                }
+                accepted => accepted,
+            },
+            Err((kind, error)) => Outcome::Failed(kind, error.redacted(&self.token)),
         }
     }
 }

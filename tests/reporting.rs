@@ -260,3 +260,41 @@ fn the_token_never_shows_in_debug_output() {
     let error = Tracer::new(Options::new(secret).collector_url("bad url")).unwrap_err();
     assert!(!format!("{error:?} {error}").contains(secret));
 }
+
+#[test]
+fn reporter_tags_must_leave_room_for_spans() {
+    let options = Options::new(TOKEN)
+        .collector_url("http://127.0.0.1:9")
+        .max_report_bytes(1024)
+        .tag("big", "x".repeat(2000));
+    match Tracer::new(options) {
+        Err(Error::InvalidOption { option, .. }) => assert_eq!(option, "max_report_bytes"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn flush_does_not_chase_spans_finished_after_it_began() {
+    let (collector, tracer) = tracer();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let producer = {
+        let (tracer, stop) = (tracer.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tracer.span("busy").start().finish();
+            }
+        })
+    };
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(50));
+        tracer
+            .flush(Duration::from_secs(5))
+            .expect("flush under load");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    producer.join().expect("producer");
+    tracer.flush(WAIT).expect("flush");
+    let stats = tracer.stats();
+    assert_eq!(stats.delivered + stats.dropped, stats.finished, "{stats:?}");
+    assert_eq!(collector.span_count() as u64, stats.delivered);
+}
