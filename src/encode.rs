@@ -9,7 +9,7 @@ use crate::wire;
 use crate::Error;
 use crate::Value;
 use prost::Message;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// Converts monotonic readings to wall-clock time, from one (wall, monotonic) pair.
 #[derive(Debug, Clone, Copy)]
@@ -38,21 +38,8 @@ impl Clock {
 }
 
 pub(crate) fn timestamp(time: SystemTime) -> Timestamp {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => Timestamp {
-            seconds: d.as_secs() as i64,
-            nanos: d.subsec_nanos() as i32,
-        },
-        Err(before) => {
-            let d = before.duration();
-            let (mut seconds, mut nanos) = (-(d.as_secs() as i64), -(d.subsec_nanos() as i32));
-            if nanos < 0 {
-                seconds -= 1;
-                nanos += 1_000_000_000;
-            }
-            Timestamp { seconds, nanos }
-        }
-    }
+    let (seconds, nanos) = wire::seconds_nanos(time);
+    Timestamp { seconds, nanos }
 }
 
 pub(crate) fn key_value(key: String, value: &Value) -> pb::KeyValue {
@@ -199,7 +186,7 @@ impl ReportBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn truncation_respects_char_boundaries() {

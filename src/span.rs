@@ -4,7 +4,7 @@ use crate::active;
 use crate::context::SpanContext;
 use crate::ids::next_id;
 use crate::record::{LogRecord, Moment, Reference, Relationship, SpanRecord, Tags};
-use crate::tracer::Tracer;
+use crate::tracer::{Inner, Tracer};
 use crate::Value;
 use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
@@ -86,16 +86,14 @@ impl<'t> SpanBuilder<'t> {
     /// Starts the span.
     #[inline]
     pub fn start(self) -> Span {
-        if self.tracer.is_noop() {
-            return Span::noop();
+        let tracer = self.tracer;
+        match tracer.inner() {
+            None => Span::noop(),
+            Some(inner) => self.start_recording(inner),
         }
-        self.start_recording()
     }
 
-    fn start_recording(self) -> Span {
-        let Some(inner) = self.tracer.inner() else {
-            return Span::noop();
-        };
+    fn start_recording(self, inner: &Inner) -> Span {
         inner.span_started();
         let SpanBuilder {
             tracer,

@@ -70,7 +70,7 @@ fn put_u64(field: u32, value: u64, buf: &mut Vec<u8>) {
 }
 
 /// Seconds and nanoseconds since the epoch, normalised as `google.protobuf.Timestamp`.
-fn seconds_nanos(time: SystemTime) -> (i64, i32) {
+pub(crate) fn seconds_nanos(time: SystemTime) -> (i64, i32) {
     match time.duration_since(UNIX_EPOCH) {
         Ok(d) => (d.as_secs() as i64, d.subsec_nanos() as i32),
         Err(before) => {
