@@ -5,10 +5,12 @@ use crate::event::{emit, Event, UnsupportedValue};
 use crate::proto::collector as pb;
 use crate::proto::Timestamp;
 use crate::record::{LogRecord, Moment, SpanRecord};
+use crate::reporter::batch::Entry;
+use crate::reporter::core::{Encoder, Meta};
 use crate::wire;
-use crate::Error;
 use crate::Value;
 use prost::Message;
+use std::collections::vec_deque;
 use std::time::SystemTime;
 
 /// Converts monotonic readings to wall-clock time, from one (wall, monotonic) pair.
@@ -154,32 +156,56 @@ impl ReportBuilder {
         }
     }
 
-    /// `error` with any copy of the access token masked.
-    pub(crate) fn redact(&self, error: Error) -> Error {
-        error.redacted(&self.auth.access_token)
-    }
-
     /// The bytes a report takes besides its spans (with room for the metrics).
     pub(crate) fn overhead(&self) -> usize {
         self.overhead
     }
+}
 
-    /// Encodes a `ReportRequest` field by field; each span comes with its `span_len`.
-    pub(crate) fn encode(
-        &self,
-        spans: &[(SpanRecord, usize)],
-        metrics: &pb::InternalMetrics,
-    ) -> Vec<u8> {
+impl Encoder for ReportBuilder {
+    fn overhead(&self) -> usize {
+        self.overhead
+    }
+
+    fn span_len(&self, record: &SpanRecord) -> usize {
+        wire::span_len(record)
+    }
+
+    /// Encodes a `ReportRequest` field by field.
+    fn encode(&self, spans: vec_deque::Iter<'_, Entry>, meta: &Meta) -> Vec<u8> {
         use prost::encoding::message;
-        let spans_len: usize = spans.iter().map(|(_, len)| len + 8).sum();
-        let mut body = Vec::with_capacity(self.overhead() + spans_len + metrics.encoded_len());
+        let metrics = pb::InternalMetrics {
+            start_timestamp: Some(timestamp(meta.period_start)),
+            duration_micros: meta
+                .period_end
+                .duration_since(meta.period_start)
+                .unwrap_or_default()
+                .as_micros() as u64,
+            logs: Vec::new(),
+            counts: vec![
+                count_sample("spans.dropped", meta.dropped),
+                count_sample("log_encoder.errors", meta.encoding_errors),
+            ],
+            gauges: Vec::new(),
+        };
+        let spans_len: usize = spans.clone().map(Entry::size).sum();
+        let mut body = Vec::with_capacity(self.overhead + spans_len + metrics.encoded_len());
         message::encode(1, &self.reporter, &mut body);
         message::encode(2, &self.auth, &mut body);
-        for (span, len) in spans {
-            wire::put_span(3, span, *len, &mut body);
+        for entry in spans {
+            wire::put_span(3, &entry.record, entry.len, &mut body);
         }
-        message::encode(6, metrics, &mut body);
+        message::encode(6, &metrics, &mut body);
         body
+    }
+}
+
+fn count_sample(name: &str, value: u64) -> pb::MetricsSample {
+    pb::MetricsSample {
+        name: name.to_owned(),
+        value: Some(pb::metrics_sample::Value::IntValue(
+            i64::try_from(value).unwrap_or(i64::MAX),
+        )),
     }
 }
 

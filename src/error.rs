@@ -33,6 +33,8 @@ pub enum Error {
     Collector(String),
     /// An operation did not finish within its time bound.
     Timeout,
+    /// A span was too big to send in any report, and was dropped.
+    SpanTooLarge(String),
     /// The tracer is closed (or disabled) and cannot do what was asked.
     Closed,
 }
@@ -52,6 +54,7 @@ impl fmt::Display for Error {
             Error::Transport(reason) => write!(f, "transport error: {reason}"),
             Error::Collector(reason) => write!(f, "collector error: {reason}"),
             Error::Timeout => f.write_str("timed out"),
+            Error::SpanTooLarge(reason) => f.write_str(reason),
             Error::Closed => f.write_str("the tracer is closed"),
         }
     }

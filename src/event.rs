@@ -139,6 +139,8 @@ pub enum FlushState {
     Closed,
     /// The tracer was disabled.
     Disabled,
+    /// A span could not go in any report (too big) and was dropped.
+    Encoding,
 }
 
 /// A failure inside the tracer.
@@ -146,11 +148,36 @@ pub enum FlushState {
 pub struct ErrorEvent {
     pub(crate) kind: ErrorKind,
     pub(crate) error: Error,
+    /// For a failed report: which attempt of the request it was, and what follows.
+    pub(crate) attempt: Option<(u32, String)>,
 }
 
 impl ErrorEvent {
     pub(crate) fn new(kind: ErrorKind, error: Error) -> ErrorEvent {
-        ErrorEvent { kind, error }
+        ErrorEvent {
+            kind,
+            error,
+            attempt: None,
+        }
+    }
+
+    pub(crate) fn with_attempt(
+        kind: ErrorKind,
+        error: Error,
+        attempt: u32,
+        next: String,
+    ) -> ErrorEvent {
+        ErrorEvent {
+            kind,
+            error,
+            attempt: Some((attempt, next)),
+        }
+    }
+
+    /// For a failed report: which attempt at sending it this was (from 1) within the
+    /// flush, close or timer report that made it.
+    pub fn attempt(&self) -> Option<u32> {
+        self.attempt.as_ref().map(|(n, _)| *n)
     }
     /// What failed.
     pub fn kind(&self) -> ErrorKind {
@@ -165,16 +192,21 @@ impl ErrorEvent {
 impl fmt::Display for ErrorEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            ErrorKind::Connection => write!(f, "connection error: {}", self.error),
+            ErrorKind::Connection => write!(f, "connection error: {}", self.error)?,
             ErrorKind::Flush(state) => {
                 let state = match state {
                     FlushState::Transport => "transport",
                     FlushState::Report => "report",
                     FlushState::Closed => "closed",
                     FlushState::Disabled => "disabled",
+                    FlushState::Encoding => "encoding",
                 };
-                write!(f, "flush error ({state}): {}", self.error)
+                write!(f, "flush error ({state}): {}", self.error)?;
             }
+        }
+        match &self.attempt {
+            Some((attempt, next)) => write!(f, " (attempt {attempt}; {next})"),
+            None => Ok(()),
         }
     }
 }

@@ -90,8 +90,10 @@ mod context;
 mod encode;
 mod error;
 mod event;
+mod handoff;
+// The generated gRPC service code names its codec `crate::grpc::…`.
 #[cfg(feature = "grpc")]
-mod grpc;
+use reporter::grpc;
 mod identity;
 mod ids;
 mod metrics;
@@ -107,7 +109,6 @@ mod stats;
 mod tracer;
 #[cfg(feature = "tracing")]
 mod tracing_layer;
-mod transport;
 mod value;
 mod wire;
 
@@ -132,6 +133,7 @@ pub use tracing_layer::{tracing_layer, TracingLayer};
 pub use value::Value;
 
 use event::{emit, ErrorEvent as ErrorEventInner};
+
 use std::sync::{Mutex, OnceLock};
 
 static GLOBAL: OnceLock<Tracer> = OnceLock::new();
@@ -173,21 +175,29 @@ pub fn __global_ref() -> &'static Tracer {
 }
 
 /// Sends the global tracer's finished spans, waiting at most its `close_timeout`.
-/// Failures go to the event handler.
+/// A failure goes to the event handler (or, with none set, to standard error) before it
+/// returns.
 pub fn flush() {
     let tracer = __global_ref();
-    if let Err(error) = tracer.flush(tracer.close_timeout()) {
+    let timeout = tracer.close_timeout();
+    let deadline = std::time::Instant::now() + timeout;
+    if let Err(error) = tracer.flush_until(deadline, timeout) {
         report_static_failure(error);
     }
+    event::drain(deadline);
 }
 
 /// Flushes and stops the global tracer, waiting at most its `close_timeout`.
-/// Failures go to the event handler; calling it again does nothing.
+/// A failure goes to the event handler (or, with none set, to standard error) before it
+/// returns; calling it again returns the first call's outcome.
 pub fn close() {
     let tracer = __global_ref();
-    if let Err(error) = tracer.close(tracer.close_timeout()) {
+    let timeout = tracer.close_timeout();
+    let deadline = std::time::Instant::now() + timeout;
+    if let Err(error) = tracer.close_until(deadline, timeout) {
         report_static_failure(error);
     }
+    event::drain(deadline);
 }
 
 fn report_static_failure(error: Error) {

@@ -10,8 +10,9 @@ use crate::options::{parse_collector_url, Options};
 use crate::proto::collector as pb;
 use crate::proto::google::protobuf::Duration as PbDuration;
 use crate::proto::metrics::{metric_point, IngestRequest, IngestResponse, MetricKind, MetricPoint};
-use crate::transport::{self, Transport};
+use crate::reporter::http;
 use crate::{Error, Value};
+use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
 use prost::Message;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -155,7 +156,7 @@ impl SystemMetrics {
     /// no `/proc` to read.
     pub(crate) fn new(
         options: &Options,
-        transport: &Transport,
+        agent: Option<ureq::Agent>,
         span_reporter: &pb::Reporter,
     ) -> Result<Option<SystemMetrics>, Error> {
         if !options.system_metrics || !cfg!(target_os = "linux") {
@@ -164,9 +165,9 @@ impl SystemMetrics {
         let url = metrics_url(&options.collector_url)?;
         // The span transport's HTTP agent when it has one (its connection pool and TLS
         // settings), else one made with the same settings.
-        let agent = match transport.http_agent() {
+        let agent = match agent {
             Some(agent) => agent,
-            None => transport::http_agent(options)?,
+            None => http::http_agent(options)?,
         };
         let tag = |key: &str| span_reporter.tags.iter().find(|kv| kv.key == key).cloned();
         let labels: Vec<pb::KeyValue> = [
@@ -293,8 +294,9 @@ impl SystemMetrics {
     }
 
     fn send(&self, body: &[u8]) -> Result<(), (ErrorKind, Error)> {
-        let (status, response) =
-            transport::post(&self.agent, &self.url, &self.token, body, self.timeout)?;
+        let answer = http::post(&self.agent, &self.url, &self.token, body, self.timeout)
+            .map_err(|failure| (failure.kind, failure.error.redacted(&self.token)))?;
+        let (status, response) = (answer.status, answer.body);
         if status != 200 {
             return Err((
                 ErrorKind::Flush(FlushState::Report),
@@ -316,6 +318,22 @@ impl SystemMetrics {
             Err(_) => Ok(()),
         }
     }
+}
+
+/// Runs `metrics` on a thread of their own (`lightstep-metrics`), so that a slow metrics
+/// request never delays span reports; it stops when the returned sender is dropped.
+pub(crate) fn spawn(mut metrics: SystemMetrics) -> Result<Sender<()>, Error> {
+    let (stop, stopped) = bounded::<()>(0);
+    std::thread::Builder::new()
+        .name("lightstep-metrics".into())
+        .spawn(move || loop {
+            match stopped.recv_deadline(metrics.due()) {
+                Err(RecvTimeoutError::Timeout) => metrics.run(Instant::now()),
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+            }
+        })
+        .map_err(|e| Error::Transport(format!("cannot start the metrics thread: {e}")))?;
+    Ok(stop)
 }
 
 /// A random key per report: 30 random bytes in lower-case base32 (as the Go tracer).

@@ -35,6 +35,7 @@ pub struct Options {
     pub(crate) tags: Vec<(Cow<'static, str>, Value)>,
     pub(crate) transport: Transport,
     pub(crate) max_buffered_spans: usize,
+    pub(crate) max_buffered_bytes: usize,
     pub(crate) min_reporting_period: Duration,
     pub(crate) max_reporting_period: Duration,
     pub(crate) report_timeout: Duration,
@@ -53,6 +54,8 @@ pub struct Options {
 impl Options {
     /// Default for [`max_buffered_spans`](Options::max_buffered_spans).
     pub const DEFAULT_MAX_BUFFERED_SPANS: usize = 200_000;
+    /// Default for [`max_buffered_bytes`](Options::max_buffered_bytes): 64 MiB.
+    pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 64 * 1024 * 1024;
     /// Default for [`min_reporting_period`](Options::min_reporting_period).
     pub const DEFAULT_MIN_REPORTING_PERIOD: Duration = Duration::from_millis(500);
     /// Default for [`max_reporting_period`](Options::max_reporting_period).
@@ -75,6 +78,7 @@ impl Options {
             tags: Vec::new(),
             transport: Transport::Http,
             max_buffered_spans: Self::DEFAULT_MAX_BUFFERED_SPANS,
+            max_buffered_bytes: Self::DEFAULT_MAX_BUFFERED_BYTES,
             min_reporting_period: Self::DEFAULT_MIN_REPORTING_PERIOD,
             max_reporting_period: Self::DEFAULT_MAX_REPORTING_PERIOD,
             report_timeout: Self::DEFAULT_REPORT_TIMEOUT,
@@ -224,6 +228,24 @@ impl Options {
         self
     }
 
+    /// The most memory the finished spans held by the tracer may take, their strings
+    /// included, before new ones are dropped (and counted). Default
+    /// [`DEFAULT_MAX_BUFFERED_BYTES`](Options::DEFAULT_MAX_BUFFERED_BYTES), 64 MiB.
+    ///
+    /// The tracer holds a span from its finish until the collector accepts it (or it is
+    /// dropped); it is dropped when holding it would pass this bound or
+    /// [`max_buffered_spans`](Options::max_buffered_spans). Nothing is reserved up front.
+    ///
+    /// ```
+    /// // A service with big tags and little memory to spare.
+    /// let options = lightstep::Options::new("YourAccessToken").max_buffered_bytes(8 << 20);
+    /// # drop(options);
+    /// ```
+    pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
+        self.max_buffered_bytes = bytes;
+        self
+    }
+
     /// Reports are never sent more often than this, except on flush and close.
     pub fn min_reporting_period(mut self, period: Duration) -> Self {
         self.min_reporting_period = period;
@@ -364,6 +386,12 @@ impl Options {
                 "must be at most 16777216",
             ));
         }
+        if self.max_buffered_bytes < 64 * 1024 {
+            return Err(Error::invalid(
+                "max_buffered_bytes",
+                "must be at least 64 KiB",
+            ));
+        }
         for (name, value) in [
             ("min_reporting_period", self.min_reporting_period),
             ("max_reporting_period", self.max_reporting_period),
@@ -445,6 +473,7 @@ impl fmt::Debug for Options {
             .field("tags", &self.tags)
             .field("transport", &self.transport)
             .field("max_buffered_spans", &self.max_buffered_spans)
+            .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("min_reporting_period", &self.min_reporting_period)
             .field("max_reporting_period", &self.max_reporting_period)
             .field("report_timeout", &self.report_timeout)

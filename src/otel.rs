@@ -250,6 +250,7 @@ fn convert(data: SpanData, max_logs: usize, drop_logs: bool) -> SpanRecord {
         tags,
         logs: Vec::new(),
         dropped_logs: 0,
+        logs_heap: 0,
     };
     if !drop_logs {
         for event in data.events.events {

@@ -37,6 +37,25 @@ pub(crate) struct Reference {
 pub(crate) type Field = (Cow<'static, str>, Value);
 pub(crate) type Fields = Vec<Field>;
 
+/// The heap bytes a string holds (none for a `&'static str`).
+#[allow(clippy::ptr_arg)] // Borrowed or owned is the point.
+fn cow_heap(text: &Cow<'static, str>) -> usize {
+    match text {
+        Cow::Borrowed(_) => 0,
+        Cow::Owned(owned) => owned.capacity(),
+    }
+}
+
+/// The heap bytes a field holds besides its own slot: its key's and its value's strings.
+pub(crate) fn field_heap((key, value): &Field) -> usize {
+    cow_heap(key)
+        + match value {
+            Value::String(text) => cow_heap(text),
+            Value::Json(json) => json.capacity(),
+            Value::Int(_) | Value::Float(_) | Value::Bool(_) => 0,
+        }
+}
+
 /// How many tags a span keeps inline, without a heap allocation.
 const INLINE_TAGS: usize = 3;
 
@@ -45,10 +64,13 @@ const INLINE_TAGS: usize = 3;
 pub(crate) struct Tags {
     inline: [Option<Field>; INLINE_TAGS],
     spill: Vec<Field>,
+    /// The strings' heap bytes, counted as tags arrive (see `SpanRecord::held_bytes`).
+    heap: usize,
 }
 
 impl Tags {
     pub(crate) fn push(&mut self, tag: Field) {
+        self.heap += field_heap(&tag);
         match self.inline.iter_mut().find(|slot| slot.is_none()) {
             Some(slot) => *slot = Some(tag),
             None => self.spill.push(tag),
@@ -60,6 +82,11 @@ impl Tags {
             .iter()
             .map_while(Option::as_ref)
             .chain(&self.spill)
+    }
+
+    /// The heap bytes the tags hold: the spilled slots and every string.
+    fn heap_bytes(&self) -> usize {
+        self.heap + self.spill.capacity() * std::mem::size_of::<Field>()
     }
 }
 
@@ -93,6 +120,8 @@ pub(crate) struct SpanRecord {
     pub(crate) logs: Vec<LogRecord>,
     /// Logs left out by `max_logs_per_span`; a summary log takes their place.
     pub(crate) dropped_logs: u64,
+    /// The heap bytes of the logs' fields, counted as logs arrive.
+    pub(crate) logs_heap: usize,
 }
 
 impl SpanRecord {
@@ -100,21 +129,43 @@ impl SpanRecord {
         self.parent.iter().chain(self.more_references.iter())
     }
 
+    /// The memory this record holds, its strings included: what the tracer's
+    /// `max_buffered_bytes` bound counts. Read from sizes kept up to date as tags and logs
+    /// arrive, so it costs a few additions, not a walk over the span.
+    pub(crate) fn held_bytes(&self) -> usize {
+        std::mem::size_of::<SpanRecord>()
+            + cow_heap(&self.operation)
+            + self.tags.heap_bytes()
+            + self.more_references.capacity() * std::mem::size_of::<Reference>()
+            + self.logs.capacity() * std::mem::size_of::<LogRecord>()
+            + self.logs_heap
+    }
+
     /// Appends a log, keeping the first and the newest when over `max_logs`.
     pub(crate) fn push_log(&mut self, log: LogRecord, max_logs: usize) {
+        self.logs_heap += log_heap(&log);
         // One slot stays free for the summary of dropped logs.
         let keep = max_logs.saturating_sub(1).max(1);
         if self.logs.len() >= keep {
             let first = keep / 2;
-            if first < self.logs.len() {
-                self.logs.remove(first);
+            let removed = if first < self.logs.len() {
+                Some(self.logs.remove(first))
             } else {
-                self.logs.pop();
+                self.logs.pop()
+            };
+            if let Some(removed) = removed {
+                self.logs_heap -= log_heap(&removed);
             }
             self.dropped_logs += 1;
         }
         self.logs.push(log);
     }
+}
+
+/// The heap bytes one log holds: its fields' slots and strings.
+fn log_heap(log: &LogRecord) -> usize {
+    log.fields.capacity() * std::mem::size_of::<Field>()
+        + log.fields.iter().map(field_heap).sum::<usize>()
 }
 
 #[cfg(test)]
@@ -140,6 +191,7 @@ mod tests {
             tags: Tags::default(),
             logs: Vec::new(),
             dropped_logs: 0,
+            logs_heap: 0,
         };
         for n in 0..100 {
             record.push_log(log(n), 10);

@@ -149,6 +149,7 @@ impl<'t> SpanBuilder<'t> {
                 tags,
                 logs: Vec::new(),
                 dropped_logs: 0,
+                logs_heap: 0,
             }),
         }
     }

@@ -2,27 +2,24 @@
 
 use crate::context::SpanContext;
 use crate::encode::{Limits, ReportBuilder};
-use crate::event::{self, emit, ErrorEvent, ErrorKind, Event, FlushState};
+use crate::event;
+use crate::handoff::{handoff, HandoffSender};
 use crate::identity;
 use crate::ids::next_id;
 use crate::options::Options;
 use crate::propagation::{self, Extractor, Injector, Propagator};
 use crate::record::SpanRecord;
-use crate::reporter::{Config, Control, Reporter};
+use crate::reporter::core::{Core, Settings};
+use crate::reporter::{Control, Outcome, Reporter};
 use crate::span::SpanBuilder;
 use crate::stats::{Counters, State, Stats};
-use crate::transport::Transport;
 use crate::Error;
-use crossbeam_channel::{bounded, Sender, TrySendError};
+use crossbeam_channel::{bounded, Sender};
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The most spans the hand-off channel holds; the reporter's batch holds the rest of
-/// `max_buffered_spans`. The channel's slots are allocated up front (a span record is
-/// about 400 bytes), so this bounds the tracer's fixed memory at about 3 MiB.
-const MAX_CHANNEL_CAPACITY: usize = 8 * 1024;
 
 /// A handle to a tracer. Cheap to clone, `Send + Sync`.
 ///
@@ -41,12 +38,11 @@ enum Handle {
 }
 
 pub(crate) struct Inner {
-    spans: Sender<SpanRecord>,
-    /// Wakes the reporter once the channel is half full (`wake_at` spans). Below that the
-    /// reporter sleeps until its timer, so a finished span costs its caller no system call.
-    wake: Sender<()>,
-    wake_at: usize,
+    spans: HandoffSender,
     control: Sender<Control>,
+    /// Whether `close` was called; its outcome, for every caller of `close`.
+    close_started: AtomicBool,
+    closed: Arc<Outcome>,
     counters: Arc<Counters>,
     pub(crate) max_logs_per_span: usize,
     pub(crate) drop_span_logs: bool,
@@ -145,36 +141,65 @@ impl Tracer {
     }
 
     /// Sends every span finished so far, waiting at most `timeout`.
+    ///
+    /// Failures that may pass (a collector that is down, overloaded, or asks to be
+    /// retried later) are retried with backoff within `timeout`; the events of every
+    /// attempt reach the event handler before it returns. During a `close` it waits for
+    /// that close; after it, or once the tracer is disabled, it is [`Error::Closed`].
     pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        let result = self.flush_until(deadline, timeout);
+        event::drain(deadline);
+        result
+    }
+
+    pub(crate) fn flush_until(&self, deadline: Instant, timeout: Duration) -> Result<(), Error> {
         let Some(inner) = self.inner() else {
             return Ok(());
         };
         match inner.counters.state() {
             State::Running => {}
-            State::Closed => return Err(flush_refused(FlushState::Closed)),
-            State::Disabled => return Err(flush_refused(FlushState::Disabled)),
+            State::Closed | State::Disabled => return inner.await_close(deadline, false),
         }
-        let deadline = Instant::now() + timeout;
-        let result = inner.request(|reply| Control::Flush { deadline, reply }, deadline);
-        event::drain(deadline);
-        result
+        let work_until = work_deadline(deadline, timeout);
+        inner.request(
+            |reply| Control::Flush {
+                deadline: work_until,
+                reply,
+            },
+            work_until,
+        )
     }
 
     /// Sends every pending span and stops the tracer, waiting at most `timeout`.
     ///
-    /// Spans finished afterwards are counted as dropped. Calling it again does nothing.
+    /// Spans finished afterwards are counted as dropped. Every call returns the outcome
+    /// of the one close: a second caller waits for the close in progress (within its own
+    /// `timeout`), and a call after it returns at once.
     pub fn close(&self, timeout: Duration) -> Result<(), Error> {
-        let Some(inner) = self.inner() else {
-            return Ok(());
-        };
-        if !inner.counters.leave_running(State::Closed) {
-            return Ok(());
-        }
         let deadline = Instant::now() + timeout;
-        let result = inner.request(|reply| Control::Close { deadline, reply }, deadline);
+        let result = self.close_until(deadline, timeout);
         // The last status report reaches the handler before close returns.
         event::drain(deadline);
         result
+    }
+
+    pub(crate) fn close_until(&self, deadline: Instant, timeout: Duration) -> Result<(), Error> {
+        let Some(inner) = self.inner() else {
+            return Ok(());
+        };
+        if inner.counters.leave_running(State::Closed) {
+            inner.close_started.store(true, Ordering::Release);
+            let work_until = work_deadline(deadline, timeout);
+            let left = work_until.saturating_duration_since(Instant::now());
+            let close = Control::Close {
+                deadline: work_until,
+            };
+            if inner.control.send_timeout(close, left).is_err() {
+                return Err(Error::Timeout);
+            }
+        }
+        inner.await_close(deadline, true)
     }
 
     /// Stops recording and reporting at once; held spans are counted as dropped.
@@ -201,12 +226,10 @@ impl Tracer {
     }
 }
 
-fn flush_refused(state: FlushState) -> Error {
-    emit(Event::Error(ErrorEvent::new(
-        ErrorKind::Flush(state),
-        Error::Closed,
-    )));
-    Error::Closed
+/// The deadline the reporter works to: a little before the caller's, so that the events
+/// of its attempts reach the handler before the call returns.
+fn work_deadline(deadline: Instant, timeout: Duration) -> Instant {
+    deadline - (timeout / 10).min(Duration::from_millis(25))
 }
 
 impl fmt::Debug for Tracer {
@@ -228,32 +251,26 @@ impl Inner {
         options.validate()?;
         // The first reading calibrates the time-stamp counter: do it here, not in a span.
         let _ = quanta::Instant::now();
-        let transport = Transport::new(&options)?;
-        let max = options.max_buffered_spans;
-        let channel_capacity = (max / 2).clamp(1, MAX_CHANNEL_CAPACITY);
-        let batch_capacity = max.saturating_sub(channel_capacity).max(1);
-        let config = Config {
+        let transport = crate::reporter::connect(&options)?;
+        let settings = Settings {
             min_period: options.min_reporting_period,
             max_period: options.max_reporting_period,
             report_timeout: options.report_timeout,
-            close_timeout: options.close_timeout,
-            batch_capacity,
-            half_full: (max / 2).clamp(1, batch_capacity),
-            max_report_bytes: transport.max_report_bytes(options.max_report_bytes),
+            max_report_bytes: transport.max_report_bytes,
             limits: Limits {
                 max_log_key_len: options.max_log_key_len,
                 max_log_value_len: options.max_log_value_len,
             },
         };
-        let (span_tx, span_rx) = bounded(channel_capacity);
-        let (wake_tx, wake_rx) = bounded(1);
+        let (spans_tx, spans_rx) = handoff(options.max_buffered_spans, options.max_buffered_bytes);
         let (control_tx, control_rx) = bounded(16);
         let counters = Arc::new(Counters::default());
         let identity = identity::reporter(&options, next_id());
-        let metrics = crate::metrics::SystemMetrics::new(&options, &transport, &identity)?;
+        let metrics =
+            crate::metrics::SystemMetrics::new(&options, transport.agent.clone(), &identity)?;
         let builder = ReportBuilder::new(identity, options.access_token.clone());
         // Every report carries the reporter tags and the token: they must leave room.
-        if builder.overhead() + 1024 > config.max_report_bytes {
+        if builder.overhead() + 1024 > settings.max_report_bytes {
             return Err(Error::invalid(
                 "max_report_bytes",
                 format!(
@@ -262,16 +279,29 @@ impl Inner {
                 ),
             ));
         }
+        let core = Core::new(
+            Box::new(builder),
+            settings,
+            Arc::clone(&counters),
+            Arc::clone(&spans_rx.admission),
+            Instant::now(),
+            next_id(),
+        );
+        let stop = match metrics {
+            Some(metrics) => Some(crate::metrics::spawn(metrics)?),
+            None => None,
+        };
+        let closed = Arc::new(Outcome::default());
         let reporter = Reporter::new(
-            span_rx,
-            wake_rx,
+            spans_rx,
             control_rx,
             Arc::clone(&counters),
-            transport,
-            builder,
-            config,
-        )
-        .with_metrics(metrics);
+            core,
+            transport.wire,
+            Arc::clone(&closed),
+            stop,
+            options.close_timeout,
+        );
         // The thread is detached: after close it only counts stragglers as dropped, and it
         // ends when the last handle of this tracer is dropped.
         std::thread::Builder::new()
@@ -279,10 +309,10 @@ impl Inner {
             .spawn(move || reporter.run())
             .map_err(|e| Error::Transport(format!("cannot start the reporter thread: {e}")))?;
         Ok(Inner {
-            spans: span_tx,
-            wake: wake_tx,
-            wake_at: (channel_capacity / 2).max(1),
+            spans: spans_tx,
             control: control_tx,
+            close_started: AtomicBool::new(false),
+            closed,
             counters,
             max_logs_per_span: options.max_logs_per_span,
             drop_span_logs: options.drop_span_logs,
@@ -308,17 +338,23 @@ impl Inner {
             self.counters.add_dropped(1);
             return;
         }
-        match self.spans.try_send(record) {
-            Ok(()) => {
-                if self.spans.len() >= self.wake_at {
-                    let _ = self.wake.try_send(());
-                }
-            }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.add_dropped(1);
-                let _ = self.wake.try_send(());
-            }
+        if !self.spans.push(record) {
+            self.counters.add_dropped(1);
         }
+    }
+
+    /// The outcome of the close, when one was started: waits for it until `deadline`
+    /// (a flush during the close waits too). A flush after the close, or once the tracer
+    /// is disabled, is refused.
+    fn await_close(&self, deadline: Instant, closing: bool) -> Result<(), Error> {
+        if !self.close_started.load(Ordering::Acquire) {
+            // Disabled, never closed: nothing is left to send.
+            return if closing { Ok(()) } else { Err(Error::Closed) };
+        }
+        if !closing && self.closed.wait(Instant::now()).is_some() {
+            return Err(Error::Closed);
+        }
+        self.closed.wait(deadline).unwrap_or(Err(Error::Timeout))
     }
 
     /// Sends a control request and waits for its reply until `deadline`.

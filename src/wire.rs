@@ -349,6 +349,7 @@ mod tests {
                 })
                 .collect(),
             dropped_logs: 0,
+            logs_heap: 0,
         }
     }
 

@@ -7,11 +7,13 @@
 //! messages travel as [`Encoded`] bytes with [`RawCodec`]: the request is the body the
 //! reporter already encoded for any transport (no second encoding, and the same
 //! `max_report_bytes` splitting), and the response is judged by the same
-//! [`interpret`](crate::transport::interpret) as an HTTP response body.
+//! `read_response` (`http.rs`) as an HTTP response body.
 
+use super::http::{read_response, redact, MAX_RESPONSE_BYTES};
+use super::retry::Retry;
+use super::transport::{Accepted, Attempt, Failure, Transport};
 use crate::event::{ErrorKind, FlushState};
 use crate::options::{parse_collector_url, Options};
-use crate::transport::{interpret, Outcome, MAX_RESPONSE_BYTES};
 use crate::Error;
 use bytes::{Buf, BufMut, Bytes};
 use rand::RngExt;
@@ -135,7 +137,7 @@ impl GrpcTransport {
                 None => tls.with_webpki_roots(),
                 Some(pem) => {
                     // The same check, and the same errors, as for HTTP.
-                    crate::transport::check_certificates(pem)?;
+                    super::http::check_certificates(pem)?;
                     tls.ca_certificate(Certificate::from_pem(pem))
                 }
             };
@@ -161,9 +163,16 @@ impl GrpcTransport {
         })
     }
 
+    /// The `max_report_bytes` to use: the configured one, under gRPC's message limit.
+    pub(crate) fn max_report_bytes(configured: usize) -> usize {
+        configured.min(GRPC_MAX_REPORT_BYTES)
+    }
+}
+
+impl Transport for GrpcTransport {
     /// Calls `Report` with one encoded `ReportRequest`, waiting at most `timeout` for the
     /// whole exchange (a new connection included).
-    pub(crate) fn send(&mut self, body: &[u8], timeout: Duration) -> Outcome {
+    fn send(&mut self, body: &[u8], timeout: Duration) -> Attempt {
         if self.runtime.is_none() {
             match tokio::runtime::Builder::new_current_thread()
                 .enable_io()
@@ -173,18 +182,20 @@ impl GrpcTransport {
             {
                 Ok(runtime) => self.runtime = Some(runtime),
                 Err(e) => {
-                    return Outcome::Failed(
+                    return Attempt::Failed(Failure::new(
                         ErrorKind::Flush(FlushState::Transport),
                         Error::Transport(format!("cannot start the gRPC runtime: {e}")),
-                    )
+                        Retry::Later,
+                    ))
                 }
             }
         }
         let Some(runtime) = self.runtime.as_ref() else {
-            return Outcome::Failed(
+            return Attempt::Failed(Failure::new(
                 ErrorKind::Flush(FlushState::Transport),
                 Error::Transport("no gRPC runtime".into()),
-            );
+                Retry::Later,
+            ));
         };
         let now = Instant::now();
         if self.client.is_some() && now >= self.reconnect_at {
@@ -207,53 +218,46 @@ impl GrpcTransport {
             let client = match client {
                 Some(client) => client,
                 None => {
-                    let channel = endpoint.connect().await.map_err(Failure::Connect)?;
+                    let channel = endpoint.connect().await.map_err(CallError::Connect)?;
                     client.insert(
                         CollectorServiceClient::new(channel)
                             .max_decoding_message_size(MAX_RESPONSE_BYTES as usize),
                     )
                 }
             };
-            client.report(request).await.map_err(Failure::Call)
+            client.report(request).await.map_err(CallError::Call)
         };
         let result = runtime.block_on(async { tokio::time::timeout(timeout, exchange).await });
         if fresh && self.client.is_some() {
             self.connects += 1;
             self.reconnect_at = Instant::now() + jittered(self.reconnect_period);
         }
-        let outcome = match result {
-            Ok(Ok(response)) => interpret(200, Ok(response.into_inner().0.to_vec())),
-            Ok(Err(Failure::Connect(e))) => Outcome::Failed(
+        let attempt = match result {
+            Ok(Ok(response)) => {
+                Attempt::Accepted(read_response(Ok(response.into_inner().0.to_vec())))
+            }
+            Ok(Err(CallError::Connect(e))) => Attempt::Failed(Failure::new(
                 ErrorKind::Connection,
                 Error::Transport(format!(
                     "cannot connect to the gRPC collector: {}",
                     describe_chain(&e, "transport error")
                 )),
-            ),
-            Ok(Err(Failure::Call(status))) => judge(&status),
-            Err(_) => Outcome::Failed(
+                Retry::Later,
+            )),
+            Ok(Err(CallError::Call(status))) => judge(&status),
+            Err(_) => Attempt::Failed(Failure::new(
                 ErrorKind::Flush(FlushState::Transport),
                 Error::Transport("no answer from the collector within report_timeout".into()),
-            ),
+                Retry::Later,
+            )),
         };
-        match outcome {
-            Outcome::Failed(kind, error) => {
-                if kind != ErrorKind::Flush(FlushState::Report) {
-                    // The connection may be dead or stalled: the next report makes a new one.
-                    self.client = None;
-                }
-                Outcome::Failed(kind, error.redacted(&self.token_text))
+        if let Attempt::Failed(failure) = &attempt {
+            if failure.kind != ErrorKind::Flush(FlushState::Report) {
+                // The connection may be dead or stalled: the next report makes a new one.
+                self.client = None;
             }
-            Outcome::AcceptedBadBody(error) => {
-                Outcome::AcceptedBadBody(error.redacted(&self.token_text))
-            }
-            accepted => accepted,
         }
-    }
-
-    /// The `max_report_bytes` to use: the configured one, under gRPC's message limit.
-    pub(crate) fn max_report_bytes(configured: usize) -> usize {
-        configured.min(GRPC_MAX_REPORT_BYTES)
+        redact(attempt, &self.token_text)
     }
 }
 
@@ -267,21 +271,25 @@ impl Drop for GrpcTransport {
     }
 }
 
-enum Failure {
+enum CallError {
     Connect(tonic::transport::Error),
     Call(Status),
 }
 
-/// Judges a failed call: the collector's refusals are report errors (the batch is kept
-/// and retried); a connection that failed, stalled or broke is a transport error.
-fn judge(status: &Status) -> Outcome {
+/// Judges a failed call: the collector's refusals are report errors; a connection that
+/// failed, stalled or broke is a transport error. Which may pass on another attempt is
+/// the code's to say, as for HTTP statuses.
+fn judge(status: &Status) -> Attempt {
     let message = crate::encode::truncate(status.message(), 512);
     if status.code() == Code::OutOfRange && message.starts_with("Error, decoded message length") {
         // tonic refused a response message over the limit. A unary call only answers
         // with a message when it succeeds: the spans were taken, never send them again.
-        return Outcome::AcceptedBadBody(Error::Collector(format!(
-            "the collector accepted the report but its response is larger than {MAX_RESPONSE_BYTES} bytes"
-        )));
+        return Attempt::Accepted(Accepted {
+            unreadable: Some(Error::Collector(format!(
+                "the collector accepted the report but its response is larger than {MAX_RESPONSE_BYTES} bytes"
+            ))),
+            ..Accepted::default()
+        });
     }
     let local = std::error::Error::source(status).is_some();
     let transport = local
@@ -296,13 +304,29 @@ fn judge(status: &Status) -> Outcome {
     if let Some(source) = std::error::Error::source(status) {
         text = format!("{text} ({})", describe_chain(source, ""));
     }
+    let retry = match status.code() {
+        _ if local => Retry::Later,
+        Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::Cancelled => {
+            Retry::Later
+        }
+        // gRPC's answer to a message over the receiver's limit; a report of one span
+        // that gets it again is given up, so a collector that is simply exhausted is
+        // retried only after splitting.
+        Code::ResourceExhausted => Retry::Split,
+        _ => Retry::Refused,
+    };
     if transport {
-        Outcome::Failed(
+        Attempt::Failed(Failure::new(
             ErrorKind::Flush(FlushState::Transport),
             Error::Transport(text),
-        )
+            retry,
+        ))
     } else {
-        Outcome::Failed(ErrorKind::Flush(FlushState::Report), Error::Collector(text))
+        Attempt::Failed(Failure::new(
+            ErrorKind::Flush(FlushState::Report),
+            Error::Collector(text),
+            retry,
+        ))
     }
 }
 
@@ -354,14 +378,35 @@ mod tests {
             (Code::DeadlineExceeded, transport),
         ] {
             match judge(&Status::new(code, "no")) {
-                Outcome::Failed(got, _) => assert_eq!(got, kind, "{code:?}"),
+                Attempt::Failed(failure) => assert_eq!(failure.kind, kind, "{code:?}"),
+                other => panic!("{code:?}: {other:?}"),
+            }
+        }
+        for (code, retry) in [
+            (Code::Unavailable, Retry::Later),
+            (Code::DeadlineExceeded, Retry::Later),
+            (Code::Aborted, Retry::Later),
+            (Code::ResourceExhausted, Retry::Split),
+            (Code::InvalidArgument, Retry::Refused),
+            (Code::Unauthenticated, Retry::Refused),
+            (Code::PermissionDenied, Retry::Refused),
+            (Code::Unimplemented, Retry::Refused),
+        ] {
+            match judge(&Status::new(code, "no")) {
+                Attempt::Failed(failure) => assert_eq!(failure.retry, retry, "{code:?}"),
                 other => panic!("{code:?}: {other:?}"),
             }
         }
         let too_big = Status::out_of_range(
             "Error, decoded message length too large: found 9 bytes, the limit is: 8 bytes",
         );
-        assert!(matches!(judge(&too_big), Outcome::AcceptedBadBody(_)));
+        assert!(matches!(
+            judge(&too_big),
+            Attempt::Accepted(Accepted {
+                unreadable: Some(_),
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -412,7 +457,7 @@ mod tests {
         for _ in 0..3 {
             assert!(matches!(
                 transport.send(&body, timeout),
-                Outcome::Accepted(_)
+                Attempt::Accepted(_)
             ));
         }
         assert_eq!(transport.connects, 3);
@@ -421,7 +466,7 @@ mod tests {
         for _ in 0..3 {
             assert!(matches!(
                 transport.send(&body, timeout),
-                Outcome::Accepted(_)
+                Attempt::Accepted(_)
             ));
         }
         assert_eq!(transport.connects, 4);
@@ -433,7 +478,8 @@ mod tests {
         drop(collector);
         transport.reconnect_at = Instant::now();
         match transport.send(&body, timeout) {
-            Outcome::Failed(ErrorKind::Connection, error) => {
+            Attempt::Failed(failure) if failure.kind == ErrorKind::Connection => {
+                let error = failure.error;
                 assert!(error.to_string().contains("cannot connect"), "{error}")
             }
             other => panic!("{other:?}"),
@@ -441,7 +487,7 @@ mod tests {
         let collector = LocalCollector::bind_with_grpc(http, grpc).expect("same ports");
         assert!(matches!(
             transport.send(&body, timeout),
-            Outcome::Accepted(_)
+            Attempt::Accepted(_)
         ));
         assert_eq!(transport.connects, 5);
         assert_eq!(collector.reports().len(), 1);
@@ -452,7 +498,7 @@ mod tests {
         let collector = LocalCollector::bind_with_grpc(http, grpc).expect("same ports");
         assert!(matches!(
             transport.send(&body, timeout),
-            Outcome::Accepted(_)
+            Attempt::Accepted(_)
         ));
         assert_eq!(collector.reports().len(), 1);
     }
