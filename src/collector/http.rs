@@ -33,6 +33,8 @@ impl Request {
 pub(crate) enum Reply {
     /// Answer with this status and body.
     Respond(u16, Vec<u8>),
+    /// Answer with this status, these extra headers (`Retry-After`, `Location`) and body.
+    RespondWith(u16, Vec<(String, String)>, Vec<u8>),
     /// Answer 200 but declare more body than is sent, then hang up.
     Truncate(Vec<u8>),
     /// Answer 200 with a body of this many bytes.
@@ -137,7 +139,7 @@ fn serve_connection(stream: TcpStream, handler: &dyn Handler, stop: &AtomicBool)
             Ok(Some(request)) => request,
             Ok(None) => return, // the peer closed the connection
             Err(e) => {
-                let _ = respond(&mut writer, 400, e.to_string().as_bytes(), false);
+                let _ = respond(&mut writer, 400, &[], e.to_string().as_bytes(), false);
                 return;
             }
         };
@@ -154,7 +156,10 @@ fn serve_connection(stream: TcpStream, handler: &dyn Handler, stop: &AtomicBool)
         let keep_alive = request.keep_alive;
         let done = match reply {
             Reply::Respond(status, body) => {
-                respond(&mut writer, status, &body, keep_alive).is_err()
+                respond(&mut writer, status, &[], &body, keep_alive).is_err()
+            }
+            Reply::RespondWith(status, headers, body) => {
+                respond(&mut writer, status, &headers, &body, keep_alive).is_err()
             }
             Reply::Truncate(body) => {
                 let head = format!(
@@ -193,22 +198,35 @@ fn serve_connection(stream: TcpStream, handler: &dyn Handler, stop: &AtomicBool)
     }
 }
 
-fn respond(writer: &mut TcpStream, status: u16, body: &[u8], keep_alive: bool) -> io::Result<()> {
+fn respond(
+    writer: &mut TcpStream,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+    keep_alive: bool,
+) -> io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        302 => "Found",
+        307 => "Temporary Redirect",
         413 => "Payload Too Large",
+        429 => "Too Many Requests",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Status",
     };
     let connection = if keep_alive { "keep-alive" } else { "close" };
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: {connection}\r\n{extra}\r\n",
         body.len()
     );
     let mut message = head.into_bytes();

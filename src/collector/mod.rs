@@ -131,9 +131,12 @@ pub enum Fault {
 struct Behaviour {
     fault: Fault,
     required_token: Option<String>,
-    /// Answer this many reports with `fail_status` before accepting.
+    /// Answer this many reports with `fail_status` (and `fail_headers`) before accepting.
     failures_left: usize,
     fail_status: u16,
+    fail_headers: Vec<(String, String)>,
+    /// Answer 413 to reports bigger than this.
+    max_request_bytes: Option<usize>,
     disable: bool,
 }
 
@@ -220,6 +223,8 @@ impl LocalCollector {
                 required_token: None,
                 failures_left: 0,
                 fail_status: 503,
+                fail_headers: Vec::new(),
+                max_request_bytes: None,
                 disable: false,
             }),
             on_report: Mutex::new(None),
@@ -279,9 +284,30 @@ impl LocalCollector {
     /// 504 `UNAVAILABLE`, 400 and 500 `INTERNAL`, 408 `DEADLINE_EXCEEDED`, 413
     /// `RESOURCE_EXHAUSTED`, any other `UNKNOWN`.
     pub fn fail_next(&self, count: usize, status: u16) {
+        self.fail_next_with(count, status, &[]);
+    }
+
+    /// As [`fail_next`](LocalCollector::fail_next), with extra response headers over HTTP:
+    /// `Retry-After` to ask for a wait, `Location` to redirect.
+    ///
+    /// ```
+    /// # let collector = lightstep::collector::LocalCollector::start().unwrap();
+    /// collector.fail_next_with(1, 429, &[("Retry-After", "1")]);
+    /// ```
+    pub fn fail_next_with(&self, count: usize, status: u16, headers: &[(&str, &str)]) {
         let mut behaviour = lock(&self.shared.behaviour);
         behaviour.failures_left = count;
         behaviour.fail_status = status;
+        behaviour.fail_headers = headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+    }
+
+    /// Answers 413 (gRPC: `RESOURCE_EXHAUSTED`) to every report whose body is bigger than
+    /// `bytes` (keeping it as received); `None` takes any size.
+    pub fn limit_request_bytes(&self, bytes: Option<usize>) {
+        lock(&self.shared.behaviour).max_request_bytes = bytes;
     }
 
     /// Sends the `disable` command in every response from now on.
@@ -378,12 +404,12 @@ impl http::Handler for Shared {
         match verdict.fault {
             Fault::Slow(delay) => {
                 std::thread::sleep(delay);
-                Reply::Respond(verdict.status, verdict.body)
+                Reply::RespondWith(verdict.status, verdict.headers, verdict.body)
             }
             Fault::Garbage if verdict.status == 200 => Reply::Respond(200, vec![0xff; 32]),
             Fault::Truncated if verdict.status == 200 => Reply::Truncate(verdict.body),
             Fault::HugeResponse(size) if verdict.status == 200 => Reply::Huge(size),
-            _ => Reply::Respond(verdict.status, verdict.body),
+            _ => Reply::RespondWith(verdict.status, verdict.headers, verdict.body),
         }
     }
 }
@@ -424,6 +450,8 @@ pub(crate) struct Verdict {
     pub(crate) reason: String,
     /// The fault to show while answering.
     pub(crate) fault: Fault,
+    /// Extra HTTP headers of the answer.
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl Shared {
@@ -440,10 +468,11 @@ impl Shared {
                     body: error_response(&reason, received_at),
                     reason,
                     fault: Fault::None,
+                    headers: Vec::new(),
                 };
             }
         };
-        let (status, reason, response, fault) = {
+        let (status, reason, response, fault, headers) = {
             let mut behaviour = lock(&self.behaviour);
             let body_token = report.auth.as_ref().map_or("", |a| a.access_token.as_str());
             let token_ok = match &behaviour.required_token {
@@ -455,10 +484,17 @@ impl Shared {
                     header_ok && body_ok && (token_header.is_some() || !body_token.is_empty())
                 }
             };
+            let mut headers = Vec::new();
             let (status, reason) = if !token_ok {
                 (401, "invalid access token")
+            } else if behaviour
+                .max_request_bytes
+                .is_some_and(|max| body.len() > max)
+            {
+                (413, "the report is bigger than this collector takes")
             } else if behaviour.failures_left > 0 {
                 behaviour.failures_left -= 1;
+                headers = behaviour.fail_headers.clone();
                 (behaviour.fail_status, "injected failure")
             } else {
                 (200, "")
@@ -482,7 +518,7 @@ impl Shared {
             } else {
                 error_response(reason, received_at)
             };
-            (status, reason, response, behaviour.fault.clone())
+            (status, reason, response, behaviour.fault.clone(), headers)
         };
         let received = ReceivedReport {
             request: report,
@@ -502,6 +538,7 @@ impl Shared {
             body: response,
             reason: reason.to_owned(),
             fault,
+            headers,
         }
     }
 }
