@@ -10,7 +10,7 @@ mod common;
 use common::faults::*;
 use common::*;
 use lightstep::collector::{Fault, LocalCollector};
-use lightstep::{Event, Tracer};
+use lightstep::{Error, ErrorKind, Event, FlushState, Tracer};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -21,12 +21,21 @@ fn collector_down() {
     for _ in 0..5 {
         run.burst(150);
     }
+    assert!(
+        run.flush_errors.iter().all(|e| *e == Error::Timeout),
+        "{:?}",
+        run.flush_errors
+    );
     let stats = run.finish("down", &[]);
     assert_eq!(
         (stats.finished, stats.delivered, stats.dropped),
         (750, 0, 750)
     );
-    assert!(eventually(|| !error_events().is_empty()));
+    assert_eq!(stats.close, Err(Error::Timeout));
+    // One event per attempt, each a connection error that names it.
+    assert_error_kinds("down", &[ErrorKind::Connection]);
+    assert!(error_events().len() > 5);
+    assert!(error_events().iter().all(|e| e.attempt().is_some()));
 }
 
 #[test]
@@ -39,8 +48,12 @@ fn collector_blackhole() {
         run.burst(100);
     }
     assert_eq!(run.flushes_ok, 0);
+    // The README's promise: a black-holed collector makes flush and close time out.
+    assert_eq!(run.flush_errors, vec![Error::Timeout; 3]);
     let stats = run.finish("blackhole", &[&collector]);
     assert_eq!((stats.delivered, stats.dropped), (0, 300));
+    assert_eq!(stats.close, Err(Error::Timeout));
+    assert_error_kinds("blackhole", &[ErrorKind::Flush(FlushState::Transport)]);
 }
 
 #[test]
@@ -55,6 +68,8 @@ fn collector_slow() {
     assert_eq!(run.flushes_ok, 10);
     let stats = run.finish("slow", &[&collector]);
     assert_eq!((stats.delivered, stats.dropped), (800, 0));
+    assert_eq!(stats.close, Ok(()));
+    assert!(error_events().is_empty(), "{:?}", error_events());
 }
 
 #[test]
@@ -77,10 +92,16 @@ fn collector_fails_then_recovers_without_duplicates() {
     let accepted: HashSet<u64> = collector.spans().iter().map(span_id).collect();
     assert!(!refused.is_empty());
     assert!(
-        refused.iter().any(|id| accepted.contains(id)),
-        "no refused span was retried"
+        refused.iter().all(|id| accepted.contains(id)),
+        "a refused span was not resent"
     );
+    // Refusals are retried within each flush: what was lost did not fit the 200-span
+    // buffer while the first flush was retrying.
+    assert_eq!(stats.finished, 1200);
     assert_eq!(stats.delivered + stats.dropped, 1200);
+    assert!(stats.delivered >= 1000, "{:?}", stats.stats);
+    assert_eq!(stats.close, Ok(()));
+    assert_error_kinds("5xx", &[ErrorKind::Flush(FlushState::Report)]);
     let reported: i64 = reports
         .iter()
         .filter(|r| r.status == 200)
@@ -105,8 +126,20 @@ fn collector_refuses_the_token_then_accepts_it() {
     assert!(collector.reports().iter().all(|r| r.status == 401));
     collector.require_token(TOKEN);
     run.burst(10);
+    assert!(run
+        .flush_errors
+        .iter()
+        .all(|e| matches!(e, Error::Collector(_))));
     let stats = run.finish("401", &[&collector]);
-    assert!(stats.dropped > 0 && stats.delivered > 0, "{stats:?}");
+    // A refusal is not retried within a flush: the first 200 held, then the buffer was
+    // full; the right token took those 200 (and the 10 after them found room).
+    assert_eq!(
+        (stats.finished, stats.delivered, stats.dropped),
+        (460, 200, 260),
+        "{:?}",
+        stats.stats
+    );
+    assert_error_kinds("401", &[ErrorKind::Flush(FlushState::Report)]);
     let reported: i64 = collector
         .reports()
         .iter()
@@ -159,7 +192,15 @@ fn collector_resets_connections_then_recovers() {
     collector.set_fault(Fault::None);
     run.burst(10);
     let stats = run.finish("reset", &[&collector]);
-    assert!(stats.delivered >= 100, "{stats:?}");
+    // The buffer (200) held the first 200 through the resets, and was still full when
+    // the last 10 finished; the 200 went once the collector recovered.
+    assert_eq!(
+        (stats.finished, stats.delivered, stats.dropped),
+        (310, 200, 110),
+        "{:?}",
+        stats.stats
+    );
+    assert_eq!(collector.span_count(), 200);
 }
 
 #[test]
@@ -181,17 +222,21 @@ fn collector_restarts_mid_run() {
         100 + second.span_count() as u64,
         "{stats:?}"
     );
-    assert!(
-        second.span_count() >= 110,
-        "spans held while down were delivered after"
-    );
+    // The 200 finished while it was down were held (the buffer's size: the last 10 found
+    // it full) and delivered after it came back.
+    assert_eq!(second.span_count(), 200, "{:?}", stats.stats);
+    assert_eq!(stats.dropped, 10);
 }
 
 #[test]
 fn collector_sends_disable() {
     let _guard = serial();
     let collector = LocalCollector::start().expect("collector");
-    let mut run = Run::new(collector.url(), Wire::Http);
+    // Only the flushes report: no timer report may split a burst.
+    let mut run = Run::with(collector.url(), Wire::Http, |o| {
+        o.min_reporting_period(Duration::from_secs(60))
+            .max_reporting_period(Duration::from_secs(60))
+    });
     run.burst(50);
     collector.send_disable();
     run.burst(50);
@@ -200,8 +245,42 @@ fn collector_sends_disable() {
     assert!(eventually(|| events()
         .iter()
         .any(|e| matches!(e, Event::TracerDisabled))));
-    assert_eq!(stats.delivered, 100, "{stats:?}");
+    assert_eq!(stats.delivered, 100, "{:?}", stats.stats);
     assert_eq!(stats.dropped, 50);
+}
+
+#[test]
+fn spans_held_when_disable_arrives_are_dropped() {
+    let _guard = serial();
+    let collector = LocalCollector::start().expect("collector");
+    collector.set_fault(Fault::Slow(Duration::from_millis(200)));
+    collector.send_disable();
+    let run = Run::with(collector.url(), Wire::Http, |o| {
+        o.min_reporting_period(Duration::from_secs(60))
+            .max_reporting_period(Duration::from_secs(60))
+    });
+    // The first report takes 200 ms; 30 more spans are held when its answer disables.
+    for _ in 0..20 {
+        run.tracer.span("sent").start().finish();
+    }
+    let flusher = {
+        let tracer = run.tracer.clone();
+        std::thread::spawn(move || tracer.flush(Duration::from_secs(2)))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    for _ in 0..30 {
+        run.tracer.span("held").start().finish();
+    }
+    assert_eq!(flusher.join().expect("flusher"), Ok(()));
+    assert!(eventually(|| run.tracer.stats().pending == 0));
+    let stats = run.finish("held-at-disable", &[&collector]);
+    assert_eq!(
+        (stats.delivered, stats.dropped),
+        (20, 30),
+        "{:?}",
+        stats.stats
+    );
+    assert!(events().iter().any(|e| matches!(e, Event::TracerDisabled)));
 }
 
 #[test]

@@ -227,9 +227,15 @@ impl Core {
                 }
                 Attempt::Failed(failure) => {
                     self.failures = self.failures.saturating_add(1);
+                    // A flush or close backs off from its own first attempt; timer
+                    // reports from the failures since the last accepted report.
+                    let failures = match until {
+                        Until::Timer => self.failures,
+                        Until::Deadline(_) => attempt,
+                    };
                     let wait = self
                         .backoff
-                        .wait(self.failures)
+                        .wait(failures)
                         .max(failure.retry_after.unwrap_or_default());
                     let now = clock.now();
                     let retry_now = match until {
