@@ -2,6 +2,10 @@
 //! closed port and prints the resident set size before, during and after.
 //!
 //!     cargo run --release --example soak [-- SPANS]
+//!     cargo run --release --example soak -- 2000000 big   # one 4 KiB tag per span
+//!
+//! With `big`, each span carries a 4 KiB tag, so `max_buffered_bytes` (64 MiB by
+//! default) is the bound that holds, long before `max_buffered_spans`.
 
 use lightstep::{Options, Tracer};
 use std::net::TcpListener;
@@ -25,6 +29,8 @@ fn main() -> Result<(), lightstep::Error> {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(10_000_000);
+    let big = std::env::args().nth(2).as_deref() == Some("big");
+    let payload = "x".repeat(4096);
     lightstep::set_global_event_handler(|_| {});
     // A port with nothing listening: every report fails.
     let closed =
@@ -40,10 +46,16 @@ fn main() -> Result<(), lightstep::Error> {
         .collector_url(url)
         .component_name("soak");
     let max = Options::DEFAULT_MAX_BUFFERED_SPANS;
+    let max_bytes = Options::DEFAULT_MAX_BUFFERED_BYTES;
     let tracer = Tracer::new(options)?;
 
     let start_rss = rss_kib();
-    println!("start: RSS {start_rss} KiB, max_buffered_spans {max}, finishing {spans} spans");
+    println!(
+        "start: RSS {start_rss} KiB, max_buffered_spans {max}, max_buffered_bytes {} MiB, \
+         finishing {spans} spans{}",
+        max_bytes >> 20,
+        if big { " with a 4 KiB tag each" } else { "" }
+    );
     let started = Instant::now();
     let mut peak_rss = start_rss;
     let mut most_held = 0;
@@ -51,8 +63,12 @@ fn main() -> Result<(), lightstep::Error> {
         let mut span = tracer.span("soak").start();
         span.set_tag("i", i);
         span.set_tag("component", "soak");
+        if big {
+            span.set_tag("payload", payload.clone());
+        }
         drop(span);
-        if i % 1_000_000 == 999_999 {
+        let every = if big { 100_000 } else { 1_000_000 };
+        if i % every == every - 1 {
             let stats = tracer.stats();
             most_held = most_held.max(stats.pending);
             peak_rss = peak_rss.max(rss_kib());

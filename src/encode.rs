@@ -1,6 +1,7 @@
 //! Readying span records for the wire (clock conversion, log limits) and building report
 //! bodies around them.
 
+use crate::endpoint::Secret;
 use crate::event::{emit, Event, UnsupportedValue};
 use crate::proto::collector as pb;
 use crate::proto::Timestamp;
@@ -144,9 +145,11 @@ pub(crate) struct ReportBuilder {
 }
 
 impl ReportBuilder {
-    pub(crate) fn new(reporter: pb::Reporter, access_token: String) -> ReportBuilder {
+    pub(crate) fn new(reporter: pb::Reporter, token: &Secret) -> ReportBuilder {
         use prost::encoding::message::encoded_len;
-        let auth = pb::Auth { access_token };
+        let auth = pb::Auth {
+            access_token: token.expose().to_owned(),
+        };
         // Room for the internal metrics, whose counts vary, is included.
         let overhead = encoded_len(1, &reporter) + encoded_len(2, &auth) + 128;
         ReportBuilder {

@@ -88,6 +88,7 @@
 mod active;
 mod context;
 mod encode;
+mod endpoint;
 mod error;
 mod event;
 mod handoff;

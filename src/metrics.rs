@@ -4,9 +4,10 @@
 //! Go tracer's metrics reporter did.
 
 use crate::encode::{key_value, timestamp};
+use crate::endpoint::{Endpoint, Secret};
 use crate::event::{emit, ErrorEvent, ErrorKind, Event, FlushState, MetricsStatusReport};
 use crate::ids::next_id;
-use crate::options::{parse_collector_url, Options};
+use crate::options::Options;
 use crate::proto::collector as pb;
 use crate::proto::google::protobuf::Duration as PbDuration;
 use crate::proto::metrics::{metric_point, IngestRequest, IngestResponse, MetricKind, MetricPoint};
@@ -118,20 +119,15 @@ fn kilobytes(text: &str, key: &str) -> Option<u64> {
     number.parse::<u64>().ok()?.checked_mul(1024)
 }
 
-/// Where the metrics of a tracer with these options go.
-pub(crate) fn metrics_url(collector_url: &str) -> Result<String, Error> {
-    let url = parse_collector_url(collector_url).map_err(|e| Error::invalid("collector_url", e))?;
+/// Where the metrics of a tracer reporting to `collector` go.
+pub(crate) fn metrics_url(collector: &Endpoint) -> String {
     if matches!(
-        url.host,
+        collector.host(),
         "collector.lightstep.com" | "collector-grpc.lightstep.com"
     ) {
-        return Ok(DEFAULT_METRICS_URL.to_owned());
+        return DEFAULT_METRICS_URL.to_owned();
     }
-    let scheme = if url.tls { "https" } else { "http" };
-    Ok(format!(
-        "{scheme}://{}:{}{}/metrics",
-        url.host, url.port, url.path
-    ))
+    collector.url("/metrics")
 }
 
 /// The reporter thread's metrics state: when the next sample is due, and the reading the
@@ -139,7 +135,7 @@ pub(crate) fn metrics_url(collector_url: &str) -> Result<String, Error> {
 pub(crate) struct SystemMetrics {
     agent: ureq::Agent,
     url: String,
-    token: String,
+    token: Secret,
     timeout: Duration,
     interval: Duration,
     reporter: pb::Reporter,
@@ -156,13 +152,15 @@ impl SystemMetrics {
     /// no `/proc` to read.
     pub(crate) fn new(
         options: &Options,
+        collector: &Endpoint,
+        token: &Secret,
         agent: Option<ureq::Agent>,
         span_reporter: &pb::Reporter,
     ) -> Result<Option<SystemMetrics>, Error> {
         if !options.system_metrics || !cfg!(target_os = "linux") {
             return Ok(None);
         }
-        let url = metrics_url(&options.collector_url)?;
+        let url = metrics_url(collector);
         // The span transport's HTTP agent when it has one (its connection pool and TLS
         // settings), else one made with the same settings.
         let agent = match agent {
@@ -193,7 +191,7 @@ impl SystemMetrics {
         Ok(Some(SystemMetrics {
             agent,
             url,
-            token: options.access_token.clone(),
+            token: token.clone(),
             timeout: options.report_timeout.min(MAX_TIMEOUT),
             interval: options.system_metrics_interval,
             reporter: pb::Reporter {
@@ -294,8 +292,9 @@ impl SystemMetrics {
     }
 
     fn send(&self, body: &[u8]) -> Result<(), (ErrorKind, Error)> {
-        let answer = http::post(&self.agent, &self.url, &self.token, body, self.timeout)
-            .map_err(|failure| (failure.kind, failure.error.redacted(&self.token)))?;
+        let token = self.token.expose();
+        let answer = http::post(&self.agent, &self.url, token, body, self.timeout)
+            .map_err(|failure| (failure.kind, failure.error.redacted(token)))?;
         let (status, response) = (answer.status, answer.body);
         if status != 200 {
             return Err((
@@ -416,19 +415,19 @@ mod tests {
     #[test]
     fn metrics_go_to_ingest_or_beside_a_custom_collector() {
         assert_eq!(
-            metrics_url(crate::DEFAULT_COLLECTOR_URL).unwrap(),
+            metrics_url(&Endpoint::parse(crate::DEFAULT_COLLECTOR_URL).unwrap()),
             DEFAULT_METRICS_URL
         );
         assert_eq!(
-            metrics_url("https://collector-grpc.lightstep.com:443").unwrap(),
+            metrics_url(&Endpoint::parse("https://collector-grpc.lightstep.com:443").unwrap()),
             DEFAULT_METRICS_URL
         );
         assert_eq!(
-            metrics_url("http://127.0.0.1:8360").unwrap(),
+            metrics_url(&Endpoint::parse("http://127.0.0.1:8360").unwrap()),
             "http://127.0.0.1:8360/metrics"
         );
         assert_eq!(
-            metrics_url("https://satellite.internal/base/").unwrap(),
+            metrics_url(&Endpoint::parse("https://satellite.internal/base/").unwrap()),
             "https://satellite.internal:443/base/metrics"
         );
     }

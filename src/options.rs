@@ -1,5 +1,6 @@
 //! Tracer configuration: the `Options` builder, its defaults, validation and `from_env`.
 
+use crate::endpoint::Endpoint;
 use crate::propagation::Propagator;
 use crate::{Error, Value};
 use std::borrow::Cow;
@@ -8,6 +9,10 @@ use std::time::Duration;
 
 /// The LightStep public collector.
 pub const DEFAULT_COLLECTOR_URL: &str = "https://collector.lightstep.com:443";
+
+/// LightStep's gRPC endpoint, used when `collector_url` is left at its default with gRPC
+/// (the Go tracer's `collector-grpc.lightstep.com`).
+pub(crate) const DEFAULT_GRPC_COLLECTOR_URL: &str = "https://collector-grpc.lightstep.com:443";
 
 /// How reports travel to the collector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +133,7 @@ impl Options {
             options = options.component_name(name);
         }
         if let Some(url) = var("LIGHTSTEP_COLLECTOR_URL")? {
-            parse_collector_url(&url).map_err(|e| Error::invalid("LIGHTSTEP_COLLECTOR_URL", e))?;
+            Endpoint::parse(&url).map_err(|e| Error::invalid("LIGHTSTEP_COLLECTOR_URL", e))?;
             options = options.collector_url(url);
         }
         if let Some(transport) = var("LIGHTSTEP_TRANSPORT")? {
@@ -357,11 +362,22 @@ impl Options {
         self
     }
 
+    /// The collector to report to, parsed: `collector_url`, or for gRPC left at its
+    /// default, LightStep's gRPC endpoint.
+    pub(crate) fn endpoint(&self) -> Result<Endpoint, Error> {
+        let url = match self.transport {
+            Transport::Grpc if self.collector_url == DEFAULT_COLLECTOR_URL => {
+                DEFAULT_GRPC_COLLECTOR_URL
+            }
+            _ => self.collector_url.as_str(),
+        };
+        Endpoint::parse(url).map_err(|e| Error::invalid("collector_url", e))
+    }
+
     /// Checks every setting; called by `init` and `Tracer::new`.
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        let url = parse_collector_url(&self.collector_url)
-            .map_err(|e| Error::invalid("collector_url", e))?;
-        if self.access_token.trim().is_empty() && url.host == "collector.lightstep.com" {
+        let endpoint = self.endpoint()?;
+        if self.access_token.trim().is_empty() && endpoint.host().ends_with(".lightstep.com") {
             return Err(Error::invalid(
                 "access_token",
                 "an access token is required to report to the LightStep collector",
@@ -371,6 +387,13 @@ impl Options {
             return Err(Error::invalid(
                 "access_token",
                 "contains control characters",
+            ));
+        }
+        if self.access_token.trim() != self.access_token {
+            // Trimmed in a header but not in the body, it would be two tokens.
+            return Err(Error::invalid(
+                "access_token",
+                "has leading or trailing whitespace",
             ));
         }
         #[cfg(not(feature = "grpc"))]
@@ -504,113 +527,10 @@ pub(crate) fn grpc_unavailable() -> Error {
     )
 }
 
-/// A collector URL taken apart.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CollectorUrl<'a> {
-    pub(crate) tls: bool,
-    pub(crate) host: &'a str,
-    pub(crate) port: u16,
-    /// The path prefix, without a trailing slash ("" for none).
-    pub(crate) path: &'a str,
-}
-
-/// Parses `http(s)://host[:port][/path]`, with IPv6 hosts in brackets.
-pub(crate) fn parse_collector_url(url: &str) -> Result<CollectorUrl<'_>, String> {
-    let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
-        (true, rest)
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        (false, rest)
-    } else {
-        return Err(format!("`{url}` must start with http:// or https://"));
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
-        None => (rest, ""),
-    };
-    if authority.contains('@') || path.contains(['?', '#']) {
-        return Err(format!(
-            "`{url}` may not carry credentials, a query or a fragment"
-        ));
-    }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let end = v6
-            .find(']')
-            .ok_or_else(|| format!("`{url}` has an unclosed IPv6 bracket"))?;
-        let port = v6[end + 1..].strip_prefix(':');
-        (&authority[..end + 2], port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    let host_ok = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-._[]:".contains(c));
-    if !host_ok {
-        return Err(format!("`{url}` has no valid host"));
-    }
-    let port = match port {
-        None => {
-            if tls {
-                443
-            } else {
-                80
-            }
-        }
-        Some(p) => match p.parse::<u16>() {
-            Ok(p) if p != 0 => p,
-            _ => return Err(format!("`{url}` has an invalid port")),
-        },
-    };
-    if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("`{url}` has an invalid path"));
-    }
-    Ok(CollectorUrl {
-        tls,
-        host,
-        port,
-        path,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
-
-    #[test]
-    fn urls_are_taken_apart() {
-        let url = parse_collector_url("https://collector.lightstep.com:443").unwrap();
-        assert_eq!(
-            (url.tls, url.host, url.port, url.path),
-            (true, "collector.lightstep.com", 443, "")
-        );
-        let url = parse_collector_url("http://127.0.0.1:8360/base/").unwrap();
-        assert_eq!(
-            (url.tls, url.host, url.port, url.path),
-            (false, "127.0.0.1", 8360, "/base")
-        );
-        let url = parse_collector_url("http://[::1]:9").unwrap();
-        assert_eq!((url.host, url.port), ("[::1]", 9));
-        assert_eq!(parse_collector_url("https://h").unwrap().port, 443);
-        for bad in [
-            "",
-            "collector:443",
-            "ftp://x",
-            "http://",
-            "http://host:0",
-            "http://host:99999",
-            "http://host:port",
-            "http://user@host",
-            "http://ho st",
-            "http://[::1",
-            "http://host/a?b",
-        ] {
-            assert!(parse_collector_url(bad).is_err(), "{bad} accepted");
-        }
-    }
 
     fn env(pairs: &[(&str, &str)]) -> Result<Options, Error> {
         let map: HashMap<String, String> = pairs
@@ -669,6 +589,9 @@ mod tests {
         ok().validate().unwrap();
         let cases: Vec<(Options, &str)> = vec![
             (Options::new(""), "access_token"),
+            (Options::new(" token"), "access_token"),
+            (Options::new("token\n"), "access_token"),
+            (ok().max_buffered_bytes(1024), "max_buffered_bytes"),
             (ok().collector_url("nope"), "collector_url"),
             (ok().max_buffered_spans(0), "max_buffered_spans"),
             (ok().tag("lightstep.guid", "x"), "tag"),

@@ -2,6 +2,7 @@
 
 use crate::context::SpanContext;
 use crate::encode::{Limits, ReportBuilder};
+use crate::endpoint::Secret;
 use crate::event;
 use crate::handoff::{handoff, HandoffSender};
 use crate::identity;
@@ -251,7 +252,10 @@ impl Inner {
         options.validate()?;
         // The first reading calibrates the time-stamp counter: do it here, not in a span.
         let _ = quanta::Instant::now();
-        let transport = crate::reporter::connect(&options)?;
+        // The collector URL and the token are read once, here, for every part that needs them.
+        let endpoint = options.endpoint()?;
+        let token = Secret::new(&options.access_token);
+        let transport = crate::reporter::connect(&options, &endpoint, &token)?;
         let settings = Settings {
             min_period: options.min_reporting_period,
             max_period: options.max_reporting_period,
@@ -266,9 +270,14 @@ impl Inner {
         let (control_tx, control_rx) = bounded(16);
         let counters = Arc::new(Counters::default());
         let identity = identity::reporter(&options, next_id());
-        let metrics =
-            crate::metrics::SystemMetrics::new(&options, transport.agent.clone(), &identity)?;
-        let builder = ReportBuilder::new(identity, options.access_token.clone());
+        let metrics = crate::metrics::SystemMetrics::new(
+            &options,
+            &endpoint,
+            &token,
+            transport.agent.clone(),
+            &identity,
+        )?;
+        let builder = ReportBuilder::new(identity, &token);
         // Every report carries the reporter tags and the token: they must leave room.
         if builder.overhead() + 1024 > settings.max_report_bytes {
             return Err(Error::invalid(

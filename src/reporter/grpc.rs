@@ -12,8 +12,9 @@
 use super::http::{read_response, redact, MAX_RESPONSE_BYTES};
 use super::retry::Retry;
 use super::transport::{Accepted, Attempt, Failure, Transport};
+use crate::endpoint::{Endpoint as Collector, Secret};
 use crate::event::{ErrorKind, FlushState};
-use crate::options::{parse_collector_url, Options};
+use crate::options::Options;
 use crate::Error;
 use bytes::{Buf, BufMut, Bytes};
 use rand::RngExt;
@@ -41,10 +42,6 @@ pub(crate) const GRPC_MAX_REPORT_BYTES: usize = GRPC_MESSAGE_LIMIT - 4096;
 /// How long a connection is used before a new one is made (±20 %), so that a long-lived
 /// process follows a load-balanced pool of collectors (as the Go tracer does).
 pub(crate) const RECONNECT_PERIOD: Duration = Duration::from_secs(5 * 60);
-
-/// LightStep's gRPC endpoint, used when `collector_url` is left at its default (the Go
-/// tracer's `collector-grpc.lightstep.com`).
-pub(crate) const DEFAULT_GRPC_COLLECTOR_URL: &str = "https://collector-grpc.lightstep.com:443";
 
 /// The metadata key that carries the access token.
 const TOKEN_KEY: &str = "lightstep-access-token";
@@ -96,7 +93,9 @@ impl Decoder for RawCodec {
 pub(crate) struct GrpcTransport {
     endpoint: Endpoint,
     token: AsciiMetadataValue,
-    token_text: String,
+    token_text: Secret,
+    /// `host:port`, for messages.
+    collector: String,
     runtime: Option<Runtime>,
     client: Option<CollectorServiceClient<Channel>>,
     /// When the current connection is to be replaced.
@@ -107,31 +106,28 @@ pub(crate) struct GrpcTransport {
 }
 
 impl GrpcTransport {
-    pub(crate) fn new(options: &Options) -> Result<GrpcTransport, Error> {
-        let url = if options.collector_url == crate::DEFAULT_COLLECTOR_URL {
-            DEFAULT_GRPC_COLLECTOR_URL
-        } else {
-            options.collector_url.as_str()
-        };
-        let url = parse_collector_url(url).map_err(|e| Error::invalid("collector_url", e))?;
-        if !url.path.is_empty() {
+    pub(crate) fn new(
+        options: &Options,
+        url: &Collector,
+        secret: &Secret,
+    ) -> Result<GrpcTransport, Error> {
+        if !url.path().is_empty() {
             return Err(Error::invalid(
                 "collector_url",
                 "a gRPC collector URL takes no path (the method's path is fixed)",
             ));
         }
-        let scheme = if url.tls { "https" } else { "http" };
         let invalid_url = |e: tonic::transport::Error| {
             Error::invalid("collector_url", describe_chain(&e, "not a gRPC endpoint"))
         };
-        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}:{}", url.host, url.port))
+        let mut endpoint = Endpoint::from_shared(url.origin())
             .map_err(invalid_url)?
             .user_agent(concat!("lightstep-rust/", env!("CARGO_PKG_VERSION")))
             .map_err(invalid_url)?
             .connect_timeout(options.report_timeout)
             .tcp_nodelay(true);
-        if url.tls {
-            let domain = url.host.trim_start_matches('[').trim_end_matches(']');
+        if url.tls() {
+            let domain = url.host().trim_start_matches('[').trim_end_matches(']');
             let tls = ClientTlsConfig::new().domain_name(domain);
             let tls = match &options.root_certificates_pem {
                 None => tls.with_webpki_roots(),
@@ -148,13 +144,14 @@ impl GrpcTransport {
                 )
             })?;
         }
-        let mut token: AsciiMetadataValue = MetadataValue::try_from(options.access_token.as_str())
+        let mut token: AsciiMetadataValue = MetadataValue::try_from(secret.expose())
             .map_err(|_| Error::invalid("access_token", "cannot travel as gRPC metadata"))?;
         token.set_sensitive(true);
         Ok(GrpcTransport {
             endpoint,
             token,
-            token_text: options.access_token.clone(),
+            token_text: secret.clone(),
+            collector: url.authority(),
             runtime: None,
             client: None,
             reconnect_at: Instant::now(),
@@ -251,13 +248,17 @@ impl Transport for GrpcTransport {
                 Retry::Later,
             )),
         };
-        if let Attempt::Failed(failure) = &attempt {
-            if failure.kind != ErrorKind::Flush(FlushState::Report) {
-                // The connection may be dead or stalled: the next report makes a new one.
-                self.client = None;
+        let attempt = match attempt {
+            Attempt::Failed(failure) => {
+                if failure.kind != ErrorKind::Flush(FlushState::Report) {
+                    // The connection may be dead or stalled: the next report makes a new one.
+                    self.client = None;
+                }
+                Attempt::Failed(failure.at(&self.collector))
             }
-        }
-        redact(attempt, &self.token_text)
+            accepted => accepted,
+        };
+        redact(attempt, self.token_text.expose())
     }
 }
 
@@ -357,6 +358,11 @@ fn jittered(period: Duration) -> Duration {
 mod tests {
     use super::*;
 
+    fn grpc(options: &Options) -> Result<GrpcTransport, Error> {
+        let endpoint = options.endpoint()?;
+        GrpcTransport::new(options, &endpoint, &Secret::new(&options.access_token))
+    }
+
     #[test]
     fn reconnects_are_jittered_within_a_fifth() {
         for _ in 0..1000 {
@@ -411,13 +417,13 @@ mod tests {
 
     #[test]
     fn the_default_url_becomes_lightsteps_grpc_endpoint() {
-        let transport = GrpcTransport::new(&Options::new("t")).expect("transport");
+        let transport = grpc(&Options::new("t").use_grpc()).expect("transport");
         assert_eq!(
             transport.endpoint.uri().to_string(),
             "https://collector-grpc.lightstep.com:443/"
         );
         let options = Options::new("t").collector_url("http://127.0.0.1:8360");
-        let transport = GrpcTransport::new(&options).expect("transport");
+        let transport = grpc(&options).expect("transport");
         assert_eq!(
             transport.endpoint.uri().to_string(),
             "http://127.0.0.1:8360/"
@@ -428,7 +434,7 @@ mod tests {
     fn the_token_is_redacted_and_never_shown() {
         let error = Error::Collector("bad token s3cret".into()).redacted("s3cret");
         assert_eq!(error.to_string(), "collector error: bad token <redacted>");
-        let transport = GrpcTransport::new(&Options::new("s3cret")).expect("transport");
+        let transport = grpc(&Options::new("s3cret")).expect("transport");
         assert!(!format!("{:?}", transport.token).contains("s3cret"));
     }
 
@@ -451,7 +457,7 @@ mod tests {
         let options = Options::new("t")
             .use_grpc()
             .collector_url(collector.grpc_url());
-        let mut transport = GrpcTransport::new(&options).expect("transport");
+        let mut transport = grpc(&options).expect("transport");
         // A zero period: every report on a new connection.
         transport.reconnect_period = Duration::ZERO;
         for _ in 0..3 {
@@ -515,7 +521,7 @@ mod tests {
                 "root_certificates_pem",
             ),
         ] {
-            match GrpcTransport::new(&options) {
+            match grpc(&options) {
                 Err(Error::InvalidOption { option: got, .. }) => assert_eq!(got, option),
                 Err(other) => panic!("{option}: {other:?}"),
                 Ok(_) => panic!("{option}: accepted"),

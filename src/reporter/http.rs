@@ -4,8 +4,9 @@
 
 use super::retry::{parse_retry_after, Retry};
 use super::transport::{Accepted, Attempt, Failure, Transport};
+use crate::endpoint::{Endpoint, Secret};
 use crate::event::{ErrorKind, FlushState};
-use crate::options::{parse_collector_url, Options};
+use crate::options::Options;
 use crate::proto::collector::ReportResponse;
 use crate::Error;
 use prost::Message;
@@ -16,25 +17,38 @@ use ureq::tls::{PemItem, RootCerts, TlsConfig};
 /// The most response body read from the collector; a longer one is refused unread.
 pub(crate) const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
 
+/// Where LightStep's HTTP transport posts reports, under the collector URL.
+pub(crate) const REPORT_PATH: &str = "/api/v2/reports";
+
 pub(crate) struct HttpTransport {
     agent: ureq::Agent,
     url: String,
-    token: String,
+    /// `host:port`, for messages.
+    collector: String,
+    token: Secret,
 }
 
 impl HttpTransport {
-    pub(crate) fn new(options: &Options) -> Result<HttpTransport, Error> {
-        let parsed = parse_collector_url(&options.collector_url)
-            .map_err(|e| Error::invalid("collector_url", e))?;
-        let scheme = if parsed.tls { "https" } else { "http" };
-        let url = format!(
-            "{scheme}://{}:{}{}/api/v2/reports",
-            parsed.host, parsed.port, parsed.path
-        );
+    pub(crate) fn new(
+        options: &Options,
+        endpoint: &Endpoint,
+        token: &Secret,
+    ) -> Result<HttpTransport, Error> {
+        if endpoint.path().ends_with(REPORT_PATH) {
+            return Err(Error::invalid(
+                "collector_url",
+                format!(
+                    "`{endpoint}` already ends in {REPORT_PATH}, which the tracer adds itself: \
+                     give the collector's address, e.g. `{}`",
+                    endpoint.origin()
+                ),
+            ));
+        }
         Ok(HttpTransport {
             agent: http_agent(options)?,
-            url,
-            token: options.access_token.clone(),
+            url: endpoint.url(REPORT_PATH),
+            collector: endpoint.authority(),
+            token: token.clone(),
         })
     }
 
@@ -46,11 +60,15 @@ impl HttpTransport {
 
 impl Transport for HttpTransport {
     fn send(&mut self, body: &[u8], timeout: Duration) -> Attempt {
-        let attempt = match post(&self.agent, &self.url, &self.token, body, timeout) {
+        let attempt = match post(&self.agent, &self.url, self.token.expose(), body, timeout) {
             Ok(answer) => judge(answer),
             Err(failure) => Attempt::Failed(failure),
         };
-        redact(attempt, &self.token)
+        let attempt = match attempt {
+            Attempt::Failed(failure) => Attempt::Failed(failure.at(&self.collector)),
+            accepted => accepted,
+        };
+        redact(attempt, self.token.expose())
     }
 }
 

@@ -38,11 +38,15 @@ pub(crate) struct Connection {
     pub(crate) max_report_bytes: usize,
 }
 
-pub(crate) fn connect(options: &crate::Options) -> Result<Connection, Error> {
+pub(crate) fn connect(
+    options: &crate::Options,
+    endpoint: &crate::endpoint::Endpoint,
+    token: &crate::endpoint::Secret,
+) -> Result<Connection, Error> {
     use crate::options::Transport as Wire;
     match options.transport {
         Wire::Http => {
-            let http = http::HttpTransport::new(options)?;
+            let http = http::HttpTransport::new(options, endpoint, token)?;
             Ok(Connection {
                 agent: Some(http.agent()),
                 wire: Box::new(http),
@@ -51,7 +55,7 @@ pub(crate) fn connect(options: &crate::Options) -> Result<Connection, Error> {
         }
         #[cfg(feature = "grpc")]
         Wire::Grpc => Ok(Connection {
-            wire: Box::new(grpc::GrpcTransport::new(options)?),
+            wire: Box::new(grpc::GrpcTransport::new(options, endpoint, token)?),
             agent: None,
             max_report_bytes: grpc::GrpcTransport::max_report_bytes(options.max_report_bytes),
         }),

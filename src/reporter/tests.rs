@@ -44,7 +44,10 @@ impl Rig {
                 max_log_value_len: 1024,
             },
         };
-        let builder = ReportBuilder::new(pb::Reporter::default(), "token".into());
+        let builder = ReportBuilder::new(
+            pb::Reporter::default(),
+            &crate::endpoint::Secret::new("token"),
+        );
         let core = Core::new(
             Box::new(builder),
             settings,

@@ -56,6 +56,16 @@ impl Failure {
             retry_after: None,
         }
     }
+
+    /// The failure, its message naming the collector (`host:port`) it was talking to.
+    pub(crate) fn at(mut self, collector: &str) -> Failure {
+        self.error = match self.error {
+            Error::Transport(text) => Error::Transport(format!("{collector}: {text}")),
+            Error::Collector(text) => Error::Collector(format!("{collector}: {text}")),
+            other => other,
+        };
+        self
+    }
 }
 
 #[cfg(test)]
