@@ -155,6 +155,13 @@ fn a_self_signed_collector_is_refused_by_default_and_trusted_on_request() {
 #[test]
 fn plaintext_is_refused_where_tls_is_expected() {
     let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    lightstep::set_global_event_handler(|event| {
+        EVENTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(event.clone());
+    });
+    EVENTS.lock().unwrap_or_else(|p| p.into_inner()).clear();
     // An https URL pointing at a plain HTTP collector must fail, not fall back.
     let collector = LocalCollector::start().expect("collector");
     let url = format!("https://{}", collector.addr());
@@ -162,4 +169,19 @@ fn plaintext_is_refused_where_tls_is_expected() {
     tracer.span("never").start().finish();
     assert!(tracer.flush(WAIT).is_err());
     assert_eq!(collector.span_count(), 0);
+    // It says so in plain words, as a connection error naming the collector.
+    let events = EVENTS.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let error = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Error(e) => Some(e.clone()),
+            _ => None,
+        })
+        .expect("an error event");
+    assert_eq!(error.kind(), ErrorKind::Connection, "{error}");
+    let text = error.to_string();
+    assert!(text.contains("plaintext port"), "{text}");
+    assert!(text.contains(&collector.addr().to_string()), "{text}");
+    // A TLS failure is not retried within the flush: one attempt.
+    assert_eq!(error.attempt(), Some(1));
 }

@@ -255,31 +255,61 @@ fn parse_certificates(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>
     Ok(certificates)
 }
 
-/// What a failed exchange means: its kind, and whether another attempt may pass.
+/// What a failed exchange means: its kind, and whether another attempt may pass. Judged
+/// by the errors' types, never their texts.
 fn failure(error: &ureq::Error) -> Failure {
     use std::io::ErrorKind as Io;
-    let (kind, retry) = match error {
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
-            (ErrorKind::Connection, Retry::Later)
-        }
+    let connection =
+        |retry, text: String| Failure::new(ErrorKind::Connection, Error::Transport(text), retry);
+    match error {
+        ureq::Error::HostNotFound => connection(
+            Retry::Later,
+            "the collector's host name could not be resolved".into(),
+        ),
+        ureq::Error::ConnectionFailed => connection(Retry::Later, describe(error)),
         // A certificate the tracer does not trust stays untrusted.
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => {
-            (ErrorKind::Connection, Retry::Refused)
-        }
-        ureq::Error::Io(e)
-            if matches!(
+        ureq::Error::Tls(_) | ureq::Error::Pem(_) => connection(Retry::Refused, describe(error)),
+        ureq::Error::Rustls(tls) => tls_failure(tls),
+        ureq::Error::Io(e) => match e.get_ref().and_then(|inner| inner.downcast_ref()) {
+            Some(tls) => tls_failure(tls),
+            None if matches!(
                 e.kind(),
                 Io::ConnectionRefused | Io::AddrNotAvailable | Io::NotConnected
             ) =>
-        {
-            (ErrorKind::Connection, Retry::Later)
+            {
+                connection(Retry::Later, describe(error))
+            }
+            None => Failure::new(
+                ErrorKind::Flush(FlushState::Transport),
+                Error::Transport(describe(error)),
+                Retry::Later,
+            ),
+        },
+        _ => Failure::new(
+            ErrorKind::Flush(FlushState::Transport),
+            Error::Transport(describe(error)),
+            Retry::Later,
+        ),
+    }
+}
+
+/// A TLS failure: a connection error that another attempt would meet again.
+fn tls_failure(error: &rustls::Error) -> Failure {
+    let text = match error {
+        rustls::Error::InvalidMessage(_) => format!(
+            "the collector did not answer in TLS; is it a plaintext port? \
+             (use an http:// URL for plaintext) ({error})"
+        ),
+        rustls::Error::InvalidCertificate(_) => {
+            format!("TLS: the certificate was refused: {error}")
         }
-        ureq::Error::Io(e) if e.to_string().contains("certificate") => {
-            (ErrorKind::Connection, Retry::Refused)
-        }
-        _ => (ErrorKind::Flush(FlushState::Transport), Retry::Later),
+        _ => format!("TLS: {error}"),
     };
-    Failure::new(kind, Error::Transport(describe(error)), retry)
+    Failure::new(
+        ErrorKind::Connection,
+        Error::Transport(text),
+        Retry::Refused,
+    )
 }
 
 /// A description of a ureq error (which never carries request headers, so no token).
