@@ -228,14 +228,22 @@ impl Run {
             let text = format!("{event} {event:?}");
             assert!(!text.contains(TOKEN), "{mode}: token in an event: {text}");
         }
+        let failed_attempts = error_events()
+            .iter()
+            .filter(|e| e.attempt().is_some())
+            .count();
+        let accepted_reports = reports.iter().filter(|r| r.status == 200).count();
         println!(
             "{:?} fault {mode:<16} finished {:>5} delivered {:>5} dropped {:>5} \
-             reported-dropped {:>5} worst flush {:>7.1?} close {:>7.1?}",
+             reported-dropped {:>5} attempts {:>3} failed + {:>3} accepted \
+             worst flush {:>7.1?} close {:>7.1?}",
             self.wire,
             stats.finished,
             stats.delivered,
             stats.dropped,
             reported_dropped,
+            failed_attempts,
+            accepted_reports,
             self.worst_flush,
             close_time
         );
