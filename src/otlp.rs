@@ -997,3 +997,187 @@ mod tests {
         }
     }
 }
+
+/// The sending half of the OTLP interop check (`.ci/interop-otlp`): with
+/// `LIGHTSTEP_INTEROP_OTLP_URL` set, POSTs a request built by `OtlpEncoder` to
+/// `{url}/v1/traces` (the real `opentelemetry-proto` decoder of `otlp_collector.py`, which
+/// the script then checks field by field) and judges the answer with `interpret_response`
+/// as `LIGHTSTEP_INTEROP_OTLP_EXPECT` says (`accepted`, `partial:N` or `refused:STATUS`).
+/// Without the variable it checks nothing and says so: `cargo test` runs no Python.
+#[cfg(test)]
+mod interop {
+    use super::*;
+    use crate::context::SpanContext;
+    use crate::record::Tags;
+    use crate::{identity, Options};
+    use std::sync::Arc;
+
+    const T0: u64 = 1_700_000_000; // seconds; every time is T0 + some milliseconds
+
+    fn at(ms: u64) -> Moment {
+        Moment::Wall(UNIX_EPOCH + std::time::Duration::from_millis(T0 * 1000 + ms))
+    }
+
+    fn log(ms: u64, fields: Vec<Field>) -> LogRecord {
+        LogRecord { at: at(ms), fields }
+    }
+
+    /// The spans the checker expects: every mapping rule of README's OTLP table.
+    pub(super) fn records() -> Vec<SpanRecord> {
+        let high = 0xf1e2_d3c4_b5a6_9788;
+        let trace = 0x0123_4567_89ab_cdef;
+        let mut root_context = SpanContext::new(trace, 0x1111_1111_1111_1111)
+            .with_trace_id_high(high)
+            .with_baggage_item("user.id", "alice");
+        root_context.tracestate = Some(Arc::from("ls=queue-7,congo=t61rcWkgMzE"));
+        let child = |span_id| SpanContext::new(trace, span_id).with_trace_id_high(high);
+        let reference = |relationship, span_id| Reference {
+            relationship,
+            trace_id: trace,
+            span_id,
+        };
+        let tags = |tags: Vec<(&'static str, Value)>| -> Tags {
+            tags.into_iter().map(|(k, v)| (k.into(), v)).collect()
+        };
+        let checkout = SpanRecord {
+            context: root_context,
+            operation: "checkout".into(),
+            parent: None,
+            more_references: Vec::new(),
+            start: at(0),
+            finish: at(200),
+            tags: tags(vec![
+                ("span.kind", Value::from("server")),
+                ("http.method", Value::from("POST")),
+                ("big.int", Value::Int(i64::MIN)),
+                ("ratio", Value::Float(0.25)),
+                ("cache.hit", Value::Bool(true)),
+                ("order", Value::Json("{\"items\":2}".into())),
+                ("error", Value::Bool(true)),
+            ]),
+            logs: vec![log(
+                150,
+                vec![
+                    ("event".into(), Value::from("error")),
+                    ("message".into(), Value::from("card declined")),
+                ],
+            )],
+            dropped_logs: 0,
+        };
+        let charge = SpanRecord {
+            context: child(0x2222_2222_2222_2222),
+            operation: "charge".into(),
+            parent: Some(reference(Relationship::ChildOf, 0x1111_1111_1111_1111)),
+            more_references: Vec::new(),
+            start: at(10),
+            finish: at(120),
+            tags: tags(vec![("span.kind", Value::from("client"))]),
+            logs: vec![
+                log(
+                    20,
+                    vec![
+                        ("event".into(), Value::from("retry")),
+                        ("attempt".into(), Value::Int(2)),
+                        ("idempotent".into(), Value::Bool(false)),
+                        ("backoff_s".into(), Value::Float(0.125)),
+                        ("gateway".into(), Value::from("eu-1")),
+                    ],
+                ),
+                log(30, vec![("message".into(), Value::from("giving up"))]),
+                log(
+                    40,
+                    vec![
+                        ("event".into(), Value::from("dropped logs")),
+                        ("dropped_logs".into(), Value::Int(7)),
+                    ],
+                ),
+            ],
+            dropped_logs: 0,
+        };
+        let audit = SpanRecord {
+            context: child(0x3333_3333_3333_3333),
+            operation: "audit".into(),
+            parent: Some(reference(Relationship::FollowsFrom, 0x1111_1111_1111_1111)),
+            more_references: Vec::new(),
+            start: at(210),
+            finish: at(215),
+            tags: tags(vec![
+                ("span.kind", Value::from("producer")),
+                ("queue", Value::from("audit")),
+            ]),
+            logs: Vec::new(),
+            dropped_logs: 0,
+        };
+        vec![checkout, charge, audit]
+    }
+
+    #[test]
+    fn interop_otlp_post() {
+        let Ok(url) = std::env::var("LIGHTSTEP_INTEROP_OTLP_URL") else {
+            eprintln!("interop_otlp_post: LIGHTSTEP_INTEROP_OTLP_URL not set; nothing sent");
+            return;
+        };
+        let expect = std::env::var("LIGHTSTEP_INTEROP_OTLP_EXPECT").unwrap_or("accepted".into());
+        let options = Options::new("interop-test-token")
+            .component_name("rust-interop")
+            .tag("deployment", "canary");
+        let encoder = OtlpEncoder::new(&identity::reporter(&options, 0x5eed));
+        let spans: Vec<(SpanRecord, usize)> = records()
+            .into_iter()
+            .map(|r| {
+                let len = encoder.span_len(&r);
+                (r, len)
+            })
+            .collect();
+        let body = encoder.encode(&spans);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut response = agent
+            .post(format!("{}/v1/traces", url.trim_end_matches('/')))
+            .header("Content-Type", "application/x-protobuf")
+            .header("Lightstep-Access-Token", "interop-test-token")
+            .send(&body[..])
+            .expect("the collector answers");
+        let status = response.status().as_u16();
+        let answer = response.body_mut().read_to_vec().expect("a body");
+        let answer = interpret_response(status, &answer);
+        eprintln!("interop_otlp_post: {} bytes, {answer:?}", body.len());
+        match expect.split_once(':') {
+            None if expect == "accepted" => assert_eq!(
+                answer,
+                OtlpAnswer::Accepted {
+                    rejected_spans: 0,
+                    message: String::new()
+                }
+            ),
+            Some(("partial", n)) => match answer {
+                OtlpAnswer::Accepted {
+                    rejected_spans,
+                    message,
+                } => {
+                    assert_eq!(rejected_spans.to_string(), n);
+                    assert!(message.contains("rejected"), "{message}");
+                }
+                other => panic!("expected a partial success, got {other:?}"),
+            },
+            Some(("refused", code)) => match answer {
+                OtlpAnswer::Refused {
+                    status,
+                    message,
+                    retryable,
+                } => {
+                    assert_eq!(status.to_string(), code);
+                    assert!(!message.is_empty());
+                    assert_eq!(retryable, matches!(status, 429 | 502 | 503 | 504));
+                }
+                other => panic!("expected a refusal, got {other:?}"),
+            },
+            _ => panic!(
+                "LIGHTSTEP_INTEROP_OTLP_EXPECT={expect}: accepted, partial:N or refused:STATUS"
+            ),
+        }
+    }
+}
