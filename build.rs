@@ -15,6 +15,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/collector.proto",
         "proto/carrier.proto",
         "proto/metrics.proto",
+        // OTLP: the export request and what it holds, and the error body of a refusal.
+        "proto/opentelemetry/proto/collector/trace/v1/trace_service.proto",
+        "proto/google/rpc/status.proto",
     ];
     let descriptors = protox::compile(files, ["proto"])?;
     // Cargo builds this script with the package's features, so `CARGO_FEATURE_GRPC` and
@@ -59,6 +62,8 @@ fn generate_grpc(
         )
         .extern_path(".lightstep", "crate::proto::lightstep")
         .extern_path(".google.protobuf", "crate::proto::google::protobuf")
+        .extern_path(".google.rpc", "crate::proto::google::rpc")
+        .extern_path(".opentelemetry", "crate::proto::opentelemetry")
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -3,8 +3,9 @@
 //!     cargo run --example dev_collector                 # listens on 127.0.0.1:8360
 //!     cargo run --example dev_collector -- --addr 127.0.0.1:9000
 //!
-//! Point a tracer at it with `LIGHTSTEP_COLLECTOR_URL=http://127.0.0.1:8360`. Stop it
-//! with Ctrl-C.
+//! Point a tracer at it with `LIGHTSTEP_COLLECTOR_URL=http://127.0.0.1:8360`, or an
+//! OpenTelemetry SDK's OTLP/HTTP protobuf exporter at `http://127.0.0.1:8360/v1/traces`.
+//! Stop it with Ctrl-C.
 
 use lightstep::collector::{render_trace_tree, LocalCollector, ReceivedReport};
 use lightstep::proto::collector::key_value::Value;
@@ -50,11 +51,14 @@ fn print_report(report: &ReceivedReport) {
             _ => None,
         })
         .unwrap_or("?");
+    let accounting = match &report.otlp {
+        Some(otlp) => format!("OTLP, rejected {}", otlp.rejected_spans),
+        None => format!("spans.dropped={}", report.dropped_spans().unwrap_or(0)),
+    };
     println!(
-        "── report from {component}: {} spans, {} bytes, spans.dropped={}, answered {}",
+        "── report from {component}: {} spans, {} bytes, {accounting}, answered {}",
         request.spans.len(),
         report.body_bytes,
-        report.dropped_spans().unwrap_or(0),
         report.status
     );
     print!("{}", render_trace_tree(&request.spans));

@@ -101,6 +101,7 @@ mod metrics;
 mod options;
 #[cfg(feature = "opentelemetry")]
 mod otel;
+mod otlp;
 mod propagation;
 pub mod proto;
 mod record;

@@ -20,10 +20,57 @@ pub mod lightstep {
     }
 }
 
-/// `package google.protobuf`: the well-known types the protocol uses.
+/// `package google.protobuf`: the well-known types the protocol uses; `package
+/// google.rpc`: the error body of a refused OTLP/HTTP request.
 pub mod google {
     pub mod protobuf {
         include!(concat!(env!("OUT_DIR"), "/google.protobuf.rs"));
+    }
+
+    pub mod rpc {
+        include!(concat!(env!("OUT_DIR"), "/google.rpc.rs"));
+    }
+}
+
+/// The OpenTelemetry protocol (OTLP) trace messages, under their own package names: what
+/// the OTLP transport sends (`POST /v1/traces`) and the local collector decodes. A subset
+/// of `opentelemetry-proto`, written from its field numbers (`proto/opentelemetry/`).
+pub mod opentelemetry {
+    pub mod proto {
+        pub mod common {
+            pub mod v1 {
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/opentelemetry.proto.common.v1.rs"
+                ));
+            }
+        }
+
+        pub mod resource {
+            pub mod v1 {
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/opentelemetry.proto.resource.v1.rs"
+                ));
+            }
+        }
+
+        pub mod trace {
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/opentelemetry.proto.trace.v1.rs"));
+            }
+        }
+
+        pub mod collector {
+            pub mod trace {
+                pub mod v1 {
+                    include!(concat!(
+                        env!("OUT_DIR"),
+                        "/opentelemetry.proto.collector.trace.v1.rs"
+                    ));
+                }
+            }
+        }
     }
 }
 

@@ -4,7 +4,11 @@
 //! ([`LocalCollector::grpc_url`]), with the same store of reports and the same faults.
 //!
 //! It also accepts system metrics (`POST /metrics`, [`Options::system_metrics`]) and
-//! keeps them apart ([`LocalCollector::metrics`]).
+//! keeps them apart ([`LocalCollector::metrics`]), and OpenTelemetry's OTLP/HTTP protobuf
+//! (`POST /v1/traces`) from any OpenTelemetry SDK or Collector: those requests are kept
+//! whole ([`ReceivedReport::otlp`], [`LocalCollector::otlp_requests`]) and as the same
+//! LightStep view of spans, so [`LocalCollector::spans`] and [`render_trace_tree`] show
+//! them as they show LightStep reports.
 //!
 //! It serves tests, examples, and users checking their own instrumentation.
 //!
@@ -26,13 +30,16 @@
 #[cfg(feature = "grpc")]
 mod grpc;
 mod http;
+mod otlp;
 mod tree;
 
+pub use otlp::ReceivedOtlp;
 pub use tree::render_trace_tree;
 
 use crate::encode::timestamp;
 use crate::proto::collector::{Command, ReportRequest, ReportResponse};
 use crate::proto::metrics::{IngestRequest, IngestResponse};
+use crate::proto::opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest;
 use http::{Reply, Request, Server};
 use prost::Message;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -57,6 +64,9 @@ pub struct ReceivedReport {
     pub status: u16,
     /// Whether the report came over gRPC rather than HTTP.
     pub grpc: bool,
+    /// Set when the report came as OTLP (`POST /v1/traces`): the request whole; `request`
+    /// then holds its LightStep view (no `auth`, no internal metrics).
+    pub otlp: Option<ReceivedOtlp>,
 }
 
 impl ReceivedReport {
@@ -138,6 +148,8 @@ struct Behaviour {
     /// Answer 413 to reports bigger than this.
     max_request_bytes: Option<usize>,
     disable: bool,
+    /// OTLP: reject this many more spans, as partial successes.
+    spans_to_reject: usize,
 }
 
 type ReportCallback = Box<dyn Fn(&ReceivedReport) + Send>;
@@ -226,6 +238,7 @@ impl LocalCollector {
                 fail_headers: Vec::new(),
                 max_request_bytes: None,
                 disable: false,
+                spans_to_reject: 0,
             }),
             on_report: Mutex::new(None),
         });
@@ -310,6 +323,13 @@ impl LocalCollector {
         lock(&self.shared.behaviour).max_request_bytes = bytes;
     }
 
+    /// Answers OTLP requests with a partial success that rejects their last spans, until
+    /// `count` spans were rejected (OTLP only: the LightStep protocol has no partial
+    /// success). Rejected spans are left out of [`spans`](LocalCollector::spans).
+    pub fn reject_next_spans(&self, count: usize) {
+        lock(&self.shared.behaviour).spans_to_reject = count;
+    }
+
     /// Sends the `disable` command in every response from now on.
     pub fn send_disable(&self) {
         lock(&self.shared.behaviour).disable = true;
@@ -328,6 +348,15 @@ impl LocalCollector {
     /// Every metrics report (`POST /metrics`) received so far, in arrival order.
     pub fn metrics(&self) -> Vec<ReceivedMetrics> {
         lock(&self.shared.metrics).clone()
+    }
+
+    /// Every OTLP request (`POST /v1/traces`) received so far, as decoded, in arrival
+    /// order, whatever it was answered.
+    pub fn otlp_requests(&self) -> Vec<ExportTraceServiceRequest> {
+        lock(&self.shared.received)
+            .iter()
+            .filter_map(|r| r.otlp.as_ref().map(|otlp| otlp.request.clone()))
+            .collect()
     }
 
     /// The spans of every accepted report, in arrival order.
@@ -381,7 +410,7 @@ impl http::Handler for Shared {
         let now = SystemTime::now();
         if !matches!(
             head.path.split('?').next(),
-            Some("/api/v2/reports" | METRICS_PATH)
+            Some("/api/v2/reports" | METRICS_PATH | otlp::PATH)
         ) {
             return Some(Reply::Respond(404, error_response("no such path", now)));
         }
@@ -400,7 +429,13 @@ impl http::Handler for Shared {
             let (status, body) = self.receive_metrics(&request.body, token_header);
             return Reply::Respond(status, body);
         }
-        let verdict = self.receive(&request.body, token_header, false);
+        let verdict = if request.path.split('?').next() == Some(otlp::PATH) {
+            let content_type = request.header("Content-Type");
+            let encoding = request.header("Content-Encoding");
+            self.receive_otlp(&request.body, content_type, encoding, token_header)
+        } else {
+            self.receive(&request.body, token_header, false)
+        };
         match verdict.fault {
             Fault::Slow(delay) => {
                 std::thread::sleep(delay);
@@ -527,6 +562,7 @@ impl Shared {
             body: body.to_vec(),
             status,
             grpc,
+            otlp: None,
         };
         if let Some(callback) = lock(&self.on_report).as_ref() {
             callback(&received);
