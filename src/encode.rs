@@ -158,11 +158,6 @@ impl ReportBuilder {
             overhead,
         }
     }
-
-    /// The bytes a report takes besides its spans (with room for the metrics).
-    pub(crate) fn overhead(&self) -> usize {
-        self.overhead
-    }
 }
 
 impl Encoder for ReportBuilder {

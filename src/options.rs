@@ -19,6 +19,7 @@ pub(crate) const DEFAULT_GRPC_COLLECTOR_URL: &str = "https://collector-grpc.ligh
 pub(crate) enum Transport {
     Http,
     Grpc,
+    Otlp,
 }
 
 /// Configuration of a tracer, built with chained setters.
@@ -107,7 +108,7 @@ impl Options {
     /// | `LIGHTSTEP_ACCESS_TOKEN` | the access token |
     /// | `LIGHTSTEP_COMPONENT_NAME` | [`component_name`](Options::component_name) |
     /// | `LIGHTSTEP_COLLECTOR_URL` | [`collector_url`](Options::collector_url) |
-    /// | `LIGHTSTEP_TRANSPORT` | `http` or `grpc` |
+    /// | `LIGHTSTEP_TRANSPORT` | `http`, `grpc` or `otlp` |
     /// | `LIGHTSTEP_PROPAGATORS` | comma list of `lightstep`, `b3`, `tracecontext` |
     /// | `LIGHTSTEP_TAGS` | reporter tags as `k=v,k=v` |
     ///
@@ -140,10 +141,11 @@ impl Options {
             options = match transport.trim().to_ascii_lowercase().as_str() {
                 "http" => options.use_http(),
                 "grpc" => options.use_grpc(),
+                "otlp" => options.use_otlp(),
                 _ => {
                     return Err(Error::invalid(
                         "LIGHTSTEP_TRANSPORT",
-                        "expected `http` or `grpc`",
+                        "expected `http`, `grpc` or `otlp`",
                     ))
                 }
             };
@@ -209,6 +211,22 @@ impl Options {
     /// Report with protobuf over HTTP (the default).
     pub fn use_http(mut self) -> Self {
         self.transport = Transport::Http;
+        self
+    }
+
+    /// Report with OTLP: `ExportTraceServiceRequest` protobuf over HTTP/1.1, POSTed to
+    /// `{collector_url}/v1/traces` with `Content-Type: application/x-protobuf` and the
+    /// token in `Lightstep-Access-Token` — what LightStep's OTLP ingest, its satellites and
+    /// every OpenTelemetry Collector (OTLP receiver) take. Left at its default,
+    /// `collector_url` becomes `https://ingest.lightstep.com:443`. Everything but the wire
+    /// is as with the other transports; see the README's "OTLP" section for the mapping.
+    ///
+    /// ```
+    /// let options = lightstep::Options::new("YourAccessToken").use_otlp();
+    /// # drop(options);
+    /// ```
+    pub fn use_otlp(mut self) -> Self {
+        self.transport = Transport::Otlp;
         self
     }
 
@@ -368,6 +386,9 @@ impl Options {
         let url = match self.transport {
             Transport::Grpc if self.collector_url == DEFAULT_COLLECTOR_URL => {
                 DEFAULT_GRPC_COLLECTOR_URL
+            }
+            Transport::Otlp if self.collector_url == DEFAULT_COLLECTOR_URL => {
+                crate::reporter::otlp::DEFAULT_OTLP_URL
             }
             _ => self.collector_url.as_str(),
         };

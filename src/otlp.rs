@@ -118,7 +118,15 @@ impl OtlpEncoder {
 
     /// The request body for these spans, each given with its `span_len`.
     pub(crate) fn encode(&self, spans: &[(SpanRecord, usize)]) -> Vec<u8> {
-        let spans_len: usize = spans.iter().map(|(_, len)| field_len(*len)).sum();
+        self.encode_each(spans.iter().map(|(record, len)| (record, *len)))
+    }
+
+    /// The request body for these spans, each given with its `span_len`.
+    pub(crate) fn encode_each<'a>(
+        &self,
+        spans: impl Iterator<Item = (&'a SpanRecord, usize)> + Clone,
+    ) -> Vec<u8> {
+        let spans_len: usize = spans.clone().map(|(_, len)| field_len(len)).sum();
         let scope_spans_len = self.scope.len() + spans_len;
         let resource_spans_len = self.resource.len() + field_len(scope_spans_len);
         let mut body = Vec::with_capacity(field_len(resource_spans_len));
@@ -130,12 +138,12 @@ impl OtlpEncoder {
         body.extend_from_slice(&self.scope);
         for (record, len) in spans {
             // ScopeSpans.spans = 2
-            put_len(2, *len, &mut body);
+            put_len(2, len, &mut body);
             let start = body.len();
             put_span_body(record, &mut body);
             debug_assert_eq!(
                 body.len() - start,
-                *len,
+                len,
                 "span_len of `{}`",
                 record.operation
             );
@@ -859,6 +867,7 @@ mod tests {
             tags: Tags::default(),
             logs: Vec::new(),
             dropped_logs: 0,
+            logs_heap: 0,
         }
     }
 
@@ -1547,6 +1556,7 @@ mod interop {
                 ],
             )],
             dropped_logs: 0,
+            logs_heap: 0,
         };
         let charge = SpanRecord {
             context: child(0x2222_2222_2222_2222),
@@ -1577,6 +1587,7 @@ mod interop {
                 ),
             ],
             dropped_logs: 0,
+            logs_heap: 0,
         };
         let audit = SpanRecord {
             context: child(0x3333_3333_3333_3333),
@@ -1591,6 +1602,7 @@ mod interop {
             ]),
             logs: Vec::new(),
             dropped_logs: 0,
+            logs_heap: 0,
         };
         vec![checkout, charge, audit]
     }

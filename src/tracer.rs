@@ -10,7 +10,7 @@ use crate::ids::next_id;
 use crate::options::Options;
 use crate::propagation::{self, Extractor, Injector, Propagator};
 use crate::record::SpanRecord;
-use crate::reporter::core::{Core, Settings};
+use crate::reporter::core::{Core, Encoder, Settings};
 use crate::reporter::{Control, Outcome, Reporter};
 use crate::span::SpanBuilder;
 use crate::stats::{Counters, State, Stats};
@@ -277,19 +277,22 @@ impl Inner {
             transport.agent.clone(),
             &identity,
         )?;
-        let builder = ReportBuilder::new(identity, &token);
-        // Every report carries the reporter tags and the token: they must leave room.
-        if builder.overhead() + 1024 > settings.max_report_bytes {
+        let encoder: Box<dyn Encoder> = match options.transport {
+            crate::options::Transport::Otlp => Box::new(crate::otlp::OtlpEncoder::new(&identity)),
+            _ => Box::new(ReportBuilder::new(identity, &token)),
+        };
+        // Every report carries the reporter tags (and the token): they must leave room.
+        if encoder.overhead() + 1024 > settings.max_report_bytes {
             return Err(Error::invalid(
                 "max_report_bytes",
                 format!(
                     "the reporter tags and token alone take {} bytes; allow at least 1 KiB more",
-                    builder.overhead()
+                    encoder.overhead()
                 ),
             ));
         }
         let core = Core::new(
-            Box::new(builder),
+            encoder,
             settings,
             Arc::clone(&counters),
             Arc::clone(&spans_rx.admission),

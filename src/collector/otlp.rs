@@ -81,7 +81,10 @@ impl Shared {
             };
             let (status, reason) = if !token_ok {
                 (401, "invalid access token")
-            } else if behaviour.max_request_bytes.is_some_and(|max| body.len() > max) {
+            } else if behaviour
+                .max_request_bytes
+                .is_some_and(|max| body.len() > max)
+            {
                 (413, "the request is bigger than this collector takes")
             } else if behaviour.failures_left > 0 {
                 behaviour.failures_left -= 1;
@@ -457,6 +460,7 @@ mod tests {
             tags: Default::default(),
             logs: Vec::new(),
             dropped_logs: 0,
+            logs_heap: 0,
         }
     }
 

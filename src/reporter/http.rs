@@ -257,7 +257,7 @@ fn parse_certificates(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>
 
 /// What a failed exchange means: its kind, and whether another attempt may pass. Judged
 /// by the errors' types, never their texts.
-fn failure(error: &ureq::Error) -> Failure {
+pub(crate) fn failure(error: &ureq::Error) -> Failure {
     use std::io::ErrorKind as Io;
     let connection =
         |retry, text: String| Failure::new(ErrorKind::Connection, Error::Transport(text), retry);

@@ -6,13 +6,14 @@
 //! - `batch.rs`: the spans waiting, readied a request at a time;
 //! - `retry.rs`: the backoff schedule, `Retry-After`, which failures are retried;
 //! - `transport.rs`: the seam every wire implements;
-//! - `http.rs`, `grpc.rs`: the wires.
+//! - `http.rs`, `grpc.rs`, `otlp.rs`: the wires.
 
 pub(crate) mod batch;
 pub(crate) mod core;
 #[cfg(feature = "grpc")]
 pub(crate) mod grpc;
 pub(crate) mod http;
+pub(crate) mod otlp;
 pub(crate) mod retry;
 #[cfg(test)]
 mod tests;
@@ -50,6 +51,14 @@ pub(crate) fn connect(
             Ok(Connection {
                 agent: Some(http.agent()),
                 wire: Box::new(http),
+                max_report_bytes: options.max_report_bytes,
+            })
+        }
+        Wire::Otlp => {
+            let otlp = otlp::OtlpTransport::new(options, endpoint, token)?;
+            Ok(Connection {
+                agent: Some(otlp.agent()),
+                wire: Box::new(otlp),
                 max_report_bytes: options.max_report_bytes,
             })
         }
