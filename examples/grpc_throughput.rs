@@ -1,11 +1,11 @@
-//! End-to-end throughput of the two transports in one run: spans finished on this thread,
+//! End-to-end throughput of the three transports (HTTP, gRPC, OTLP) in one run: spans finished on this thread,
 //! delivered by the reporter thread over loopback to a `LocalCollector` (which decodes and
 //! keeps every report), with zero drops. A plain program with no async runtime of its
 //! own: the gRPC transport's runtime lives inside the reporter thread.
 //!
 //! Spans go in chunks of `CHUNK` followed by a flush, so the tracer's buffer never
 //! overflows; the figure is spans delivered (and acknowledged) per second of the whole
-//! run. Rounds alternate HTTP and gRPC; the best round of each is shown.
+//! run. Rounds alternate HTTP, gRPC and OTLP; the best round of each is shown.
 //!
 //!     cargo run --release --example grpc_throughput --features grpc [-- SPANS [ROUNDS]]
 
@@ -19,6 +19,7 @@ const CHUNK: u64 = 10_000;
 enum Transport {
     Http,
     Grpc,
+    Otlp,
 }
 
 impl Transport {
@@ -26,6 +27,7 @@ impl Transport {
         match self {
             Transport::Http => "HTTP",
             Transport::Grpc => "gRPC",
+            Transport::Otlp => "OTLP",
         }
     }
 }
@@ -42,6 +44,7 @@ fn round(transport: Transport, spans: u64) -> Result<Round, String> {
     let options = match transport {
         Transport::Http => options.collector_url(collector.url()),
         Transport::Grpc => options.use_grpc().collector_url(collector.grpc_url()),
+        Transport::Otlp => options.use_otlp().collector_url(collector.url()),
     };
     let tracer = Tracer::new(options).map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -71,10 +74,10 @@ fn round(transport: Transport, spans: u64) -> Result<Round, String> {
         ));
     }
     let reports = collector.reports();
-    if reports
-        .iter()
-        .any(|r| r.grpc != (transport == Transport::Grpc))
-    {
+    if reports.iter().any(|r| {
+        r.grpc != (transport == Transport::Grpc)
+            || r.otlp.is_some() != (transport == Transport::Otlp)
+    }) {
         return Err(format!("{}: a report came the other way", transport.name()));
     }
     Ok(Round {
@@ -96,7 +99,11 @@ fn main() -> Result<(), String> {
         .map(|a| a.parse().map_err(|_| "ROUNDS is a number".to_owned()))
         .transpose()?
         .unwrap_or(3);
-    let mut best = [(Transport::Http, 0.0f64), (Transport::Grpc, 0.0f64)];
+    let mut best = [
+        (Transport::Http, 0.0f64),
+        (Transport::Grpc, 0.0f64),
+        (Transport::Otlp, 0.0f64),
+    ];
     for r in 1..=rounds {
         for (transport, top) in &mut best {
             let result = round(*transport, spans)?;
@@ -118,5 +125,6 @@ fn main() -> Result<(), String> {
         );
     }
     println!("gRPC / HTTP: {:.2}", best[1].1 / best[0].1);
+    println!("OTLP / HTTP: {:.2}", best[2].1 / best[0].1);
     Ok(())
 }
