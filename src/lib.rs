@@ -99,7 +99,10 @@ mod options;
 #[cfg(feature = "opentelemetry")]
 mod otel;
 mod propagation;
+#[cfg(feature = "collector")]
 pub mod proto;
+#[cfg(not(feature = "collector"))]
+pub(crate) mod proto;
 mod record;
 mod reporter;
 mod span;
@@ -201,7 +204,13 @@ fn report_static_failure(error: Error) {
     )));
 }
 
-/// The README's examples, compiled as doctests so they stay true.
-#[cfg(doctest)]
+/// The README's examples, compiled as doctests so they stay true (they use the optional
+/// integrations, so they run with `--all-features`).
+#[cfg(all(
+    doctest,
+    feature = "collector",
+    feature = "tracing",
+    feature = "opentelemetry"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

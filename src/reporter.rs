@@ -41,8 +41,9 @@ pub(crate) enum Control {
     },
     /// Stop reporting and discard what is held.
     Disable,
-    /// Make the reporter thread panic, to test that a panic is contained.
-    #[cfg(test)]
+    /// Make the reporter thread panic, to test that a panic is contained (the test needs
+    /// the local collector).
+    #[cfg(all(test, feature = "collector"))]
     Panic,
 }
 
@@ -172,7 +173,7 @@ impl Reporter {
                         self.disable();
                         return;
                     }
-                    #[cfg(test)]
+                    #[cfg(all(test, feature = "collector"))]
                     Ok(Control::Panic) => panic!("injected reporter panic"),
                     Err(_) => return self.last_report(),
                 },
