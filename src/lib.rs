@@ -84,6 +84,7 @@
 //! # Ok::<(), lightstep::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod active;
 mod context;
@@ -100,6 +101,7 @@ mod options;
 mod otel;
 mod propagation;
 #[cfg(feature = "collector")]
+#[cfg_attr(docsrs, doc(cfg(feature = "collector")))]
 pub mod proto;
 #[cfg(not(feature = "collector"))]
 pub(crate) mod proto;
@@ -115,6 +117,7 @@ mod value;
 mod wire;
 
 #[cfg(feature = "collector")]
+#[cfg_attr(docsrs, doc(cfg(feature = "collector")))]
 pub mod collector;
 
 pub use context::SpanContext;
@@ -125,12 +128,14 @@ pub use event::{
 };
 pub use options::{Options, DEFAULT_COLLECTOR_URL};
 #[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub use otel::OpenTelemetryExporter;
 pub use propagation::{Extractor, Injector, Propagator};
 pub use span::{ActiveSpan, Span, SpanBuilder};
 pub use stats::Stats;
 pub use tracer::Tracer;
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use tracing_layer::{tracing_layer, TracingLayer};
 pub use value::Value;
 
@@ -145,6 +150,26 @@ static INIT: Mutex<()> = Mutex::new(());
 ///
 /// A second call returns [`Error::AlreadyInitialized`]. Failures are also sent to the
 /// event handler as [`Event::StartError`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let options = lightstep::Options::new("YourAccessToken")
+///     .component_name("my-cli")
+///     .close_timeout(Duration::from_secs(2));
+/// # let options = options.collector_url("http://127.0.0.1:9");
+/// let tracer = lightstep::init(options)?;
+/// // The global tracer is installed once; `span!` and `lightstep::global()` use it.
+/// assert!(!lightstep::global().is_noop());
+/// assert!(matches!(
+///     lightstep::init(lightstep::Options::new("YourAccessToken")),
+///     Err(lightstep::Error::AlreadyInitialized)
+/// ));
+/// # drop(tracer);
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 pub fn init(options: Options) -> Result<Tracer, Error> {
     let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if GLOBAL.get().is_some() {
@@ -164,6 +189,16 @@ pub fn init(options: Options) -> Result<Tracer, Error> {
 
 /// The global tracer, or a no-op tracer (spans cost almost nothing and go nowhere)
 /// before [`init`].
+///
+/// # Examples
+///
+/// ```
+/// // Before `init`: a no-op tracer, so libraries can trace unconditionally.
+/// let tracer = lightstep::global();
+/// assert!(tracer.is_noop());
+/// let span = tracer.span("ignored").start();
+/// assert!(!span.is_recording());
+/// ```
 pub fn global() -> Tracer {
     __global_ref().clone()
 }
@@ -177,6 +212,21 @@ pub fn __global_ref() -> &'static Tracer {
 
 /// Sends the global tracer's finished spans, waiting at most its `close_timeout`.
 /// Failures go to the event handler.
+///
+/// # Examples
+///
+/// ```
+/// # let options = lightstep::Options::new("YourAccessToken").collector_url("http://127.0.0.1:9")
+/// #     .close_timeout(std::time::Duration::from_millis(200));
+/// # lightstep::set_global_event_handler(|_| {});
+/// lightstep::init(options)?;
+/// {
+///     let _job = lightstep::span!("nightly_job");
+/// }
+/// // Before a long pause, say: send what is finished (failures go to the event handler).
+/// lightstep::flush();
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 pub fn flush() {
     let tracer = __global_ref();
     if let Err(error) = tracer.flush(tracer.close_timeout()) {
@@ -186,6 +236,24 @@ pub fn flush() {
 
 /// Flushes and stops the global tracer, waiting at most its `close_timeout`.
 /// Failures go to the event handler; calling it again does nothing.
+///
+/// # Examples
+///
+/// ```
+/// fn main() -> Result<(), lightstep::Error> {
+///     # let options = lightstep::Options::new("YourAccessToken").collector_url("http://127.0.0.1:9")
+///     #     .close_timeout(std::time::Duration::from_millis(200));
+///     # lightstep::set_global_event_handler(|_| {});
+///     lightstep::init(options)?;
+///     {
+///         let _main = lightstep::span!("main");
+///         // … the program's work …
+///     }
+///     lightstep::close(); // the last spans go out, within `close_timeout`
+///     assert!(lightstep::global().flush(std::time::Duration::from_secs(1)).is_err());
+///     Ok(())
+/// }
+/// ```
 pub fn close() {
     let tracer = __global_ref();
     if let Err(error) = tracer.close(tracer.close_timeout()) {
