@@ -53,7 +53,9 @@ fn huge_and_strange_tags_and_logs_are_sent_or_counted() {
     // Log keys and values were cut; the tag was sent whole.
     // Cut on a char boundary, "…" included, as long as fits: one more char would not.
     let cut_right = |text: &str, max: usize| {
-        let kept = text.strip_suffix('…').unwrap_or_else(|| panic!("not cut: {text}"));
+        let kept = text
+            .strip_suffix('…')
+            .unwrap_or_else(|| panic!("not cut: {text}"));
         text.len() <= max && text.len() + '界'.len_utf8() > max && huge.starts_with(kept)
     };
     let field = &first.logs[0].fields[0];

@@ -75,9 +75,15 @@ fn disable_drops_the_held_spans_and_everything_after() {
     tracer.close(WAIT).expect("close after disable");
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(collector.span_count(), 0);
-    assert!(collector.reports().iter().all(|r| r.request.spans.is_empty()));
+    assert!(collector
+        .reports()
+        .iter()
+        .all(|r| r.request.spans.is_empty()));
     let stats = tracer.stats();
-    assert_eq!((stats.finished, stats.delivered, stats.dropped), (26, 0, 26));
+    assert_eq!(
+        (stats.finished, stats.delivered, stats.dropped),
+        (26, 0, 26)
+    );
 
     // A second disable changes nothing and says nothing.
     tracer.disable();
@@ -103,7 +109,9 @@ fn the_collector_disable_command_drops_the_spans_held_while_it_was_on_its_way() 
         let tracer = tracer.clone();
         std::thread::spawn(move || tracer.flush(WAIT))
     };
-    arrived.recv_timeout(WAIT).expect("the first report arrives");
+    arrived
+        .recv_timeout(WAIT)
+        .expect("the first report arrives");
     for i in 0..10 {
         tracer.span("held").tag("i", i).start().finish();
     }
@@ -124,8 +132,15 @@ fn the_collector_disable_command_drops_the_spans_held_while_it_was_on_its_way() 
     std::thread::sleep(Duration::from_millis(200));
 
     assert_eq!(names(&collector.spans()), vec!["first"]);
-    assert_eq!(collector.reports().len(), 1, "nothing is sent after disable");
+    assert_eq!(
+        collector.reports().len(),
+        1,
+        "nothing is sent after disable"
+    );
     let stats = tracer.stats();
-    assert_eq!((stats.finished, stats.delivered, stats.dropped), (12, 1, 11));
+    assert_eq!(
+        (stats.finished, stats.delivered, stats.dropped),
+        (12, 1, 11)
+    );
     assert_eq!(disabled_events(), 1);
 }

@@ -41,7 +41,9 @@ fn a_stuck_handler_loses_the_events_beyond_the_queue_and_then_gets_the_next() {
     });
     // Every flush of a closed tracer is refused with an error event, at once.
     assert!(tracer.flush(WAIT).is_err());
-    in_handler.recv_timeout(WAIT).expect("the handler gets the first event");
+    in_handler
+        .recv_timeout(WAIT)
+        .expect("the handler gets the first event");
 
     let started = Instant::now();
     for _ in 0..2 * QUEUE {
