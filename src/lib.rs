@@ -1,88 +1,16 @@
-//! The LightStep distributed tracing client for Rust: blocking, runtime-free, minimal.
-//!
-//! Finished spans leave the caller's thread through a bounded channel, without blocking
-//! and without touching the network; one reporter thread (`lightstep-reporter`) batches
-//! them into protobuf reports and sends them over HTTP (or gRPC, with the `grpc` feature,
-//! on a private runtime inside that thread). Every span is either delivered or
-//! counted as dropped ([`Tracer::stats`], [`Event::StatusReport`]).
-//!
-//! ```no_run
-//! fn main() -> Result<(), lightstep::Error> {
-//!     lightstep::set_global_event_handler(|event| match event {
-//!         lightstep::Event::StatusReport(r) => eprintln!("dropped {}", r.dropped_spans()),
-//!         lightstep::Event::Error(e) => eprintln!("tracer error: {e}"),
-//!         other => eprintln!("tracer: {other}"),
-//!     });
-//!     lightstep::init(lightstep::Options::new("YourAccessToken").component_name("my-cli"))?;
-//!     {
-//!         let _req = lightstep::span!("handle_request", "user.id" => 42, "cached" => false);
-//!         let _db = lightstep::span!("db.query"); // child of handle_request, by itself
-//!     }
-//!     lightstep::close(); // flushes; bounded by close_timeout
-//!     Ok(())
-//! }
-//! ```
-//!
-//! Cargo features: `collector` (a local collector for tests and debugging, with fault
-//! injection: `collector::LocalCollector`), `http` (`Injector`/`Extractor` for
-//! `http::HeaderMap`), `grpc` (the gRPC transport, [`Options::use_grpc`]), `tracing`
-//! (a `tracing_subscriber` layer, `TracingLayer`) and `opentelemetry` (an
-//! `opentelemetry_sdk` span exporter, `OpenTelemetryExporter`).
-//!
-//! # `tracing` (feature `tracing`)
-//!
-//! `lightstep::tracing_layer()` is a `tracing_subscriber::Layer` that reports the spans
-//! made with `tracing`'s macros — yours and your libraries' — to the global tracer
-//! (`TracingLayer::new(tracer)` reports to a tracer of your own). Span fields become
-//! typed tags, events inside a span become its logs (with `level` and `message`), the
-//! parent comes from `tracing`'s span tree, and `tracing` spans and [`span!`] guards nest
-//! in either order.
-//!
-//! ```
-//! # #[cfg(feature = "tracing")] {
-//! use tracing_subscriber::layer::SubscriberExt;
-//!
-//! let subscriber = tracing_subscriber::registry().with(lightstep::tracing_layer());
-//! tracing::subscriber::with_default(subscriber, || {
-//!     let _request = tracing::info_span!("handle_request", user.id = 42_i64).entered();
-//!     tracing::info!(cached = false, "cache miss"); // a log of handle_request
-//!     let _db = lightstep::span!("db.query");       // a child of handle_request
-//! });
-//! # }
-//! ```
-//!
-//! # OpenTelemetry (feature `opentelemetry`)
-//!
-//! `OpenTelemetryExporter` is an `opentelemetry_sdk` (0.33) span exporter, the Rust
-//! analogue of the Go tracer's `lightstepoc`: with it, a tracer provider's spans are
-//! converted (ids, parent, links, attributes, status, kind, events) and handed to a
-//! LightStep tracer's reporter thread without blocking.
-//!
-//! ```
-//! # #[cfg(feature = "opentelemetry")] {
-//! use opentelemetry::trace::{Tracer as _, TracerProvider as _};
-//! use opentelemetry_sdk::trace::SdkTracerProvider;
-//!
-//! let provider = SdkTracerProvider::builder()
-//!     .with_batch_exporter(lightstep::OpenTelemetryExporter::global())
-//!     .build();
-//! provider.tracer("my-library").in_span("checkout", |_cx| { /* … */ });
-//! let _ = provider.shutdown(); // flushes the tracer; close it with lightstep::close()
-//! # }
-//! ```
-//!
-//! # System metrics
-//!
-//! [`Options::system_metrics`] (off by default; Linux only, accepted and inert elsewhere)
-//! has the reporter thread sample the process's CPU time, RSS and threads and the host's
-//! memory from `/proc` every 30 s and send them to LightStep's metrics ingest endpoint,
-//! with an [`Event::MetricsStatusReport`] for each report.
-//!
-//! ```no_run
-//! let options = lightstep::Options::new("YourAccessToken").system_metrics(true);
-//! lightstep::init(options)?;
-//! # Ok::<(), lightstep::Error>(())
-//! ```
+// The front page is the README, one source for both (its Rust blocks are doctests). They
+// use the optional integrations, so it is the front page when those are on, as on docs.rs
+// (`all-features`); without them, a short page points to it.
+#![cfg_attr(
+    all(feature = "collector", feature = "tracing", feature = "opentelemetry"),
+    doc = include_str!("../README.md")
+)]
+#![cfg_attr(
+    not(all(feature = "collector", feature = "tracing", feature = "opentelemetry")),
+    doc = "The LightStep distributed tracing client for Rust: blocking, runtime-free, \
+           minimal.\n\nThe guide is the crate's README, which is this page when the crate \
+           is documented with `--all-features` (as on docs.rs)."
+)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -271,14 +199,3 @@ fn report_static_failure(error: Error) {
         error,
     )));
 }
-
-/// The README's examples, compiled as doctests so they stay true (they use the optional
-/// integrations, so they run with `--all-features`).
-#[cfg(all(
-    doctest,
-    feature = "collector",
-    feature = "tracing",
-    feature = "opentelemetry"
-))]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;

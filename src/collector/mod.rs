@@ -1,7 +1,7 @@
 //! A local LightStep collector (cargo feature `collector`): a real HTTP server on
 //! loopback that decodes reports with this crate's protobuf types and keeps them. With the
 //! `grpc` feature it also serves `CollectorService/Report` over gRPC on a second port
-//! ([`LocalCollector::grpc_url`]), with the same store of reports and the same faults.
+//! (`LocalCollector::grpc_url`), with the same store of reports and the same faults.
 //!
 //! It also accepts system metrics (`POST /metrics`, [`Options::system_metrics`]) and
 //! keeps them apart ([`LocalCollector::metrics`]).
