@@ -9,7 +9,7 @@ PYTHON ?= python3
 
 bench:
 	$(PYTHON) benches/collect.py start
-	$(CARGO) bench
+	$(CARGO) bench -p lightstep-benches
 	$(PYTHON) benches/collect.py
 
 # Rewrites the tables from the results already in target/criterion.

@@ -6,7 +6,7 @@ benchmark.json), the side files the harness-less benches and `benches/profile.sh
 (<criterion>/lightstep-extra/*.json), and rewrites the part of BENCHMARKS.md between the
 GENERATED markers; the rest of the file (method, findings) is kept as written.
 
-    python3 benches/collect.py start   # before `cargo bench`: notes the time and load
+    python3 benches/collect.py start   # before `cargo bench -p lightstep-benches`: notes the time and load
     python3 benches/collect.py         # after: regenerates the tables
 
 <criterion> is $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else target/criterion,
@@ -235,7 +235,7 @@ def generate():
     add("")
     add("## Figures")
     add("")
-    add(f"Regenerate with `make bench` (≈ 3 minutes after the build: `cargo bench`, then "
+    add(f"Regenerate with `make bench` (≈ 3 minutes after the build: `cargo bench -p lightstep-benches`, then "
         f"`python3 benches/collect.py`). Each table names the command for its part alone. "
         f"Medians with criterion's 95 % confidence interval; ratios are between medians of "
         f"the same run.")
@@ -295,7 +295,7 @@ def generate():
     # --- hot path
     add("### Hot path: start a span, set 2 tags, finish")
     add("")
-    add("`cargo bench --bench hot_path` — one criterion group, same run. Spans are timed in "
+    add("`cargo bench -p lightstep-benches --bench hot_path` — one criterion group, same run. Spans are timed in "
         "chunks of 2048; after each chunk, untimed, every tracer flushes (ours to its "
         "`LocalCollector` over loopback), so no span meets a full queue. Drops: spans "
         "dropped of spans finished in the whole benchmark, warm-up included.")
@@ -328,7 +328,7 @@ def generate():
     if any(k.startswith("sporadic_") for k in fig.extra):
         add("### Hot path at a low rate: one span after each 500 µs idle")
         add("")
-        add("`cargo bench --bench sporadic` — each span timed alone (clock overhead "
+        add("`cargo bench -p lightstep-benches --bench sporadic` — each span timed alone (clock overhead "
             "subtracted); 2000 spans per tracer.")
         add("")
         rows = []
@@ -350,7 +350,7 @@ def generate():
     # --- nested
     add("### Nested: 3 levels of active spans")
     add("")
-    add("`cargo bench --bench nested` — per span (an iteration is 3 nested spans); paced "
+    add("`cargo bench -p lightstep-benches --bench nested` — per span (an iteration is 3 nested spans); paced "
         "like the hot path.")
     add("")
     add(table(["tracer", "median per span (95 % CI)", "spans/s", "vs opentelemetry_sdk",
@@ -367,7 +367,7 @@ def generate():
     # --- noop
     add("### No-op tracer (before `init`)")
     add("")
-    add("`cargo bench --bench noop` — the same workload (start, 2 tags, finish) on the "
+    add("`cargo bench -p lightstep-benches --bench noop` — the same workload (start, 2 tags, finish) on the "
         "tracer `lightstep::global()` returns before `init`; the peers' nearest equivalents "
         "for context.")
     add("")
@@ -383,7 +383,7 @@ def generate():
     # --- propagation
     add("### Propagation (HashMap carrier)")
     add("")
-    add("`cargo bench --bench propagation` — inject into a fresh map; extract from a map "
+    add("`cargo bench -p lightstep-benches --bench propagation` — inject into a fresh map; extract from a map "
         "holding the tracing headers among 8 ordinary request headers.")
     add("")
     rows = []
@@ -400,7 +400,7 @@ def generate():
     # --- encode
     add("### Report encoding")
     add("")
-    add("`cargo bench --bench encode` — 1000 realistic spans (5 tags, 1 log of 2 fields, 1 "
+    add("`cargo bench -p lightstep-benches --bench encode` — 1000 realistic spans (5 tags, 1 log of 2 fields, 1 "
         "reference) per `ReportRequest`, through the public `lightstep::proto` types and "
         "`prost`. The reporter itself encodes straight from its span records with a "
         "crate-private writer (`src/wire.rs`), which no public API reaches; these rows are "
@@ -428,7 +428,7 @@ def generate():
     # --- contention
     add("### Contention: producer threads on one tracer")
     add("")
-    add("`cargo bench --bench contention` — aggregate wall time per span while 1, 2 or 4 "
+    add("`cargo bench -p lightstep-benches --bench contention` — aggregate wall time per span while 1, 2 or 4 "
         "threads finish spans at once (2 cores, shared with the reporter thread).")
     add("")
     rows = []
@@ -447,7 +447,7 @@ def generate():
     # --- end to end
     add("### End to end: delivered to a `LocalCollector` over loopback, default options")
     add("")
-    add("`cargo bench --bench end_to_end` — one producer thread paced at a target rate; "
+    add("`cargo bench -p lightstep-benches --bench end_to_end` — one producer thread paced at a target rate; "
         "after it stops, a flush; zero drops means `dropped == 0` and `delivered == finished`. "
         "Producer, reporter and collector (HTTP + protobuf decoding) share the 2 cores.")
     add("")
@@ -471,7 +471,7 @@ def generate():
     # --- allocations
     add("### Heap allocations per span (hot path)")
     add("")
-    add("`cargo bench --bench alloc_count` — a counting `#[global_allocator]`; the caller's "
+    add("`cargo bench -p lightstep-benches --bench alloc_count` — a counting `#[global_allocator]`; the caller's "
         "thread inside the timed chunks, and all other threads (reporter, HTTP, collector; "
         "the peers' background threads) over the whole run.")
     add("")

@@ -20,7 +20,7 @@ fi
 # Symbols and line tables, in a target directory of its own so the benchmarks' build
 # is not invalidated.
 build=$(CARGO_TARGET_DIR="$out/build" CARGO_PROFILE_BENCH_DEBUG=line-tables-only \
-    cargo bench --bench profile_hot_path --no-run 2>&1 | tee "$out/build.log" |
+    cargo bench -p lightstep-benches --bench profile_hot_path --no-run 2>&1 | tee "$out/build.log" |
     sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -n 1)
 if [ -z "$build" ]; then
     echo "profile: could not build benches/profile_hot_path.rs (see $out/build.log)" >&2

@@ -5,7 +5,7 @@
 //! prints the trace tree exactly as that collector decoded it from HTTP. With the variable
 //! set, it reports to LightStep (configured by the `LIGHTSTEP_*` variables) instead.
 //!
-//!     cargo run --example tracing_layer
+//!     cargo run --example tracing_layer --features tracing
 
 use lightstep::collector::{render_trace_tree, LocalCollector};
 use lightstep::{span, Event, Options};

@@ -33,6 +33,17 @@ impl SpanContext {
     /// A context from its parts, for tests and for bridging other tracers.
     ///
     /// `trace_id` is the low 64 bits of the trace id, the part LightStep reports.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A parent from another tracing system, for a span of this one.
+    /// let parent = lightstep::SpanContext::new(0xf1e2d3c4b5a69788, 0xff);
+    /// assert_eq!((parent.trace_id(), parent.span_id()), (0xf1e2d3c4b5a69788, 0xff));
+    /// assert!(parent.sampled());
+    /// let tracer = lightstep::global();
+    /// let _child = tracer.span("child").child_of(&parent).start();
+    /// ```
     pub fn new(trace_id: u64, span_id: u64) -> SpanContext {
         SpanContext::from_ids(0, trace_id, span_id, true)
     }
@@ -54,36 +65,115 @@ impl SpanContext {
     }
 
     /// The trace id as reported to LightStep (the low 64 bits of a 128-bit id).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let context = lightstep::SpanContext::new(42, 7);
+    /// assert_eq!(context.trace_id(), 42);
+    /// ```
     pub fn trace_id(&self) -> u64 {
         self.trace_id
     }
 
     /// The upper 64 bits of a 128-bit trace id received through B3 or W3C; 0 otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::{Options, Propagator, Tracer};
+    /// use std::collections::HashMap;
+    ///
+    /// let tracer = Tracer::new(
+    ///     Options::new("token").collector_url("http://127.0.0.1:9").propagators(&[Propagator::TraceContext]),
+    /// )?;
+    /// let mut headers = HashMap::new();
+    /// headers.insert(
+    ///     "traceparent".to_string(),
+    ///     "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_string(),
+    /// );
+    /// let context = tracer.extract(&headers)?.expect("a context");
+    /// assert_eq!(context.trace_id_high(), 0x0af7651916cd43dd);
+    /// assert_eq!(context.trace_id(), 0x8448eb211c80319c);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn trace_id_high(&self) -> u64 {
         self.trace_id_high
     }
 
     /// The span id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let context = lightstep::SpanContext::new(42, 7);
+    /// assert_eq!(context.span_id(), 7);
+    /// ```
     pub fn span_id(&self) -> u64 {
         self.span_id
     }
 
     /// Whether spans in this trace are recorded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let context = lightstep::SpanContext::new(42, 7);
+    /// assert!(context.sampled());
+    /// assert!(!context.with_sampled(false).sampled());
+    /// ```
     pub fn sampled(&self) -> bool {
         self.sampled
     }
 
     /// The baggage items carried by this context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let context = lightstep::SpanContext::new(42, 7)
+    ///     .with_baggage_item("tenant", "acme")
+    ///     .with_baggage_item("user.id", "alice");
+    /// let keys: Vec<&str> = context.baggage().keys().map(String::as_str).collect();
+    /// assert_eq!(keys, ["tenant", "user.id"]);
+    /// ```
     pub fn baggage(&self) -> &BTreeMap<String, String> {
         self.baggage.as_deref().unwrap_or(&NO_BAGGAGE)
     }
 
     /// One baggage item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let context = lightstep::SpanContext::new(42, 7).with_baggage_item("tenant", "acme");
+    /// assert_eq!(context.baggage_item("tenant"), Some("acme"));
+    /// assert_eq!(context.baggage_item("missing"), None);
+    /// ```
     pub fn baggage_item(&self, key: &str) -> Option<&str> {
         self.baggage().get(key).map(String::as_str)
     }
 
     /// The W3C `tracestate` received with this trace, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::{Options, Propagator, Tracer};
+    /// use std::collections::HashMap;
+    ///
+    /// let tracer = Tracer::new(
+    ///     Options::new("token").collector_url("http://127.0.0.1:9").propagators(&[Propagator::TraceContext]),
+    /// )?;
+    /// let headers = HashMap::from([
+    ///     ("traceparent".to_string(), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_string()),
+    ///     ("tracestate".to_string(), "vendor=opaque".to_string()),
+    /// ]);
+    /// let context = tracer.extract(&headers)?.expect("a context");
+    /// assert_eq!(context.tracestate(), Some("vendor=opaque"));
+    /// assert_eq!(lightstep::SpanContext::new(1, 2).tracestate(), None);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn tracestate(&self) -> Option<&str> {
         self.tracestate.as_deref()
     }
@@ -103,12 +193,33 @@ impl SpanContext {
     }
 
     /// This context with `sampled` set as given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A parent whose trace is not sampled: its children are not recorded either.
+    /// let tracer = lightstep::Tracer::new(
+    ///     lightstep::Options::new("token").collector_url("http://127.0.0.1:9"),
+    /// )?;
+    /// let parent = lightstep::SpanContext::new(42, 7);
+    /// assert!(tracer.span("child").child_of(&parent).start().is_recording());
+    /// let parent = parent.with_sampled(false);
+    /// assert!(!tracer.span("child").child_of(&parent).start().is_recording());
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn with_sampled(mut self, sampled: bool) -> SpanContext {
         self.sampled = sampled;
         self
     }
 
     /// This context with one more baggage item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let context = lightstep::SpanContext::new(42, 7).with_baggage_item("tenant", "acme");
+    /// assert_eq!(context.baggage_item("tenant"), Some("acme"));
+    /// ```
     pub fn with_baggage_item(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.set_baggage_item(key.into(), value.into());
         self

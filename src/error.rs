@@ -5,6 +5,28 @@ use std::fmt;
 /// Everything that can go wrong in this crate.
 ///
 /// No variant ever carries the access token.
+///
+/// # Examples
+///
+/// ```
+/// use lightstep::{Error, Options, Tracer};
+/// use std::time::Duration;
+///
+/// // Options are checked when the tracer starts: the error names the one at fault.
+/// match Tracer::new(Options::new("")) {
+///     Err(Error::InvalidOption { option, reason }) => {
+///         assert_eq!(option, "access_token");
+///         eprintln!("not tracing: {reason}");
+///     }
+///     other => panic!("{other:?}"),
+/// }
+///
+/// // A closed tracer refuses to flush.
+/// let tracer = Tracer::new(Options::new("token").collector_url("http://127.0.0.1:9"))?;
+/// tracer.close(Duration::from_secs(1))?;
+/// assert_eq!(tracer.flush(Duration::from_secs(1)), Err(Error::Closed));
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {

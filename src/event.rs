@@ -12,6 +12,19 @@ use std::time::{Duration, Instant, SystemTime};
 ///
 /// Delivered to the handler set with [`set_global_event_handler`], mostly from the
 /// reporter thread. Every event is `Display`.
+///
+/// # Examples
+///
+/// ```
+/// lightstep::set_global_event_handler(|event| match event {
+///     lightstep::Event::StatusReport(report) if report.dropped_spans() > 0 => {
+///         eprintln!("tracer: {} spans dropped", report.dropped_spans())
+///     }
+///     lightstep::Event::StatusReport(_) => {}
+///     lightstep::Event::Error(error) => eprintln!("tracer error: {error}"),
+///     other => eprintln!("tracer: {other}"),
+/// });
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Event {
@@ -57,6 +70,35 @@ impl fmt::Display for Event {
 }
 
 /// The outcome of one report that the collector accepted.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "collector")] {
+/// use lightstep::collector::LocalCollector;
+/// use lightstep::{Event, Options, Tracer};
+/// use std::time::Duration;
+///
+/// let (events, received) = crossbeam_channel::unbounded();
+/// lightstep::set_global_event_handler(move |event| {
+///     let _ = events.send(event.clone());
+/// });
+/// let collector = LocalCollector::start()?;
+/// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+/// tracer.span("work").start().finish();
+/// tracer.flush(Duration::from_secs(5))?;
+/// let report = received
+///     .iter()
+///     .find_map(|event| match event {
+///         Event::StatusReport(report) => Some(report),
+///         _ => None,
+///     })
+///     .expect("a status report");
+/// assert_eq!((report.sent_spans(), report.dropped_spans()), (1, 0));
+/// eprintln!("{report}");
+/// # }
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct StatusReport {
     pub(crate) start_time: SystemTime,
@@ -69,26 +111,195 @@ pub struct StatusReport {
 
 impl StatusReport {
     /// Start of the period this report covers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Event, Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let (events, received) = crossbeam_channel::unbounded();
+    /// lightstep::set_global_event_handler(move |event| {
+    ///     let _ = events.send(event.clone());
+    /// });
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// tracer.span("work").start().finish();
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// let report = received
+    ///     .iter()
+    ///     .find_map(|event| match event {
+    ///         Event::StatusReport(report) => Some(report),
+    ///         _ => None,
+    ///     })
+    ///     .expect("a status report");
+    /// assert!(report.start_time() <= report.finish_time());
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn start_time(&self) -> SystemTime {
         self.start_time
     }
     /// End of the period this report covers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Event, Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let (events, received) = crossbeam_channel::unbounded();
+    /// lightstep::set_global_event_handler(move |event| {
+    ///     let _ = events.send(event.clone());
+    /// });
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// tracer.span("work").start().finish();
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// let report = received
+    ///     .iter()
+    ///     .find_map(|event| match event {
+    ///         Event::StatusReport(report) => Some(report),
+    ///         _ => None,
+    ///     })
+    ///     .expect("a status report");
+    /// assert!(report.finish_time() <= std::time::SystemTime::now());
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn finish_time(&self) -> SystemTime {
         self.finish_time
     }
     /// Spans the collector accepted in this report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Event, Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let (events, received) = crossbeam_channel::unbounded();
+    /// lightstep::set_global_event_handler(move |event| {
+    ///     let _ = events.send(event.clone());
+    /// });
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// tracer.span("work").start().finish();
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// let report = received
+    ///     .iter()
+    ///     .find_map(|event| match event {
+    ///         Event::StatusReport(report) => Some(report),
+    ///         _ => None,
+    ///     })
+    ///     .expect("a status report");
+    /// assert_eq!(report.sent_spans(), 1);
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn sent_spans(&self) -> u64 {
         self.sent_spans
     }
     /// Spans dropped since the previous accepted report (the `spans.dropped` sent).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Event, Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let (events, received) = crossbeam_channel::unbounded();
+    /// lightstep::set_global_event_handler(move |event| {
+    ///     let _ = events.send(event.clone());
+    /// });
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// tracer.span("work").start().finish();
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// let report = received
+    ///     .iter()
+    ///     .find_map(|event| match event {
+    ///         Event::StatusReport(report) => Some(report),
+    ///         _ => None,
+    ///     })
+    ///     .expect("a status report");
+    /// assert_eq!(report.dropped_spans(), 0);
+    /// assert_eq!(tracer.stats().dropped, 0);
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn dropped_spans(&self) -> u64 {
         self.dropped_spans
     }
     /// Log fields that could not be encoded as given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Event, Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let (events, received) = crossbeam_channel::unbounded();
+    /// lightstep::set_global_event_handler(move |event| {
+    ///     let _ = events.send(event.clone());
+    /// });
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// tracer.span("work").start().finish();
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// let report = received
+    ///     .iter()
+    ///     .find_map(|event| match event {
+    ///         Event::StatusReport(report) => Some(report),
+    ///         _ => None,
+    ///     })
+    ///     .expect("a status report");
+    /// assert_eq!(report.encoding_errors(), 0);
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn encoding_errors(&self) -> u64 {
         self.encoding_errors
     }
     /// How long encoding and sending took.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Event, Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let (events, received) = crossbeam_channel::unbounded();
+    /// lightstep::set_global_event_handler(move |event| {
+    ///     let _ = events.send(event.clone());
+    /// });
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// tracer.span("work").start().finish();
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// let report = received
+    ///     .iter()
+    ///     .find_map(|event| match event {
+    ///         Event::StatusReport(report) => Some(report),
+    ///         _ => None,
+    ///     })
+    ///     .expect("a status report");
+    /// assert!(report.flush_duration() < Duration::from_secs(5));
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn flush_duration(&self) -> Duration {
         self.flush_duration
     }
@@ -105,6 +316,18 @@ impl fmt::Display for StatusReport {
 }
 
 /// The outcome of one runtime-metrics report.
+///
+/// # Examples
+///
+/// ```
+/// lightstep::set_global_event_handler(|event| {
+///     if let lightstep::Event::MetricsStatusReport(report) = event {
+///         eprintln!("sent {} metric points", report.sent_metrics());
+///     }
+/// });
+/// let options = lightstep::Options::new("YourAccessToken").system_metrics(true);
+/// # drop(options);
+/// ```
 #[derive(Debug, Clone)]
 pub struct MetricsStatusReport {
     pub(crate) sent_metrics: u64,
@@ -112,12 +335,47 @@ pub struct MetricsStatusReport {
 
 impl MetricsStatusReport {
     /// How many metric samples were sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// lightstep::set_global_event_handler(|event| {
+    ///     if let lightstep::Event::MetricsStatusReport(report) = event {
+    ///         assert_eq!(report.sent_metrics(), 6); // CPU user and system, RSS, threads, host memory
+    ///     }
+    /// });
+    /// ```
     pub fn sent_metrics(&self) -> u64 {
         self.sent_metrics
     }
 }
 
 /// What kind of failure an [`ErrorEvent`] reports.
+///
+/// # Examples
+///
+/// ```
+/// use lightstep::{ErrorKind, Event, Options, Tracer};
+/// use std::time::Duration;
+///
+/// let (events, received) = crossbeam_channel::unbounded();
+/// lightstep::set_global_event_handler(move |event| {
+///     let _ = events.send(event.clone());
+/// });
+/// // Nothing listens on port 9 here: the report cannot be delivered.
+/// let tracer = Tracer::new(Options::new("token").collector_url("http://127.0.0.1:9"))?;
+/// tracer.span("work").start().finish();
+/// assert!(tracer.flush(Duration::from_secs(5)).is_err());
+/// let error = received
+///     .iter()
+///     .find_map(|event| match event {
+///         Event::Error(error) => Some(error),
+///         _ => None,
+///     })
+///     .expect("an error event");
+/// assert_eq!(error.kind(), ErrorKind::Connection);
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -128,6 +386,26 @@ pub enum ErrorKind {
 }
 
 /// Where a flush failed.
+///
+/// # Examples
+///
+/// ```
+/// use lightstep::{ErrorKind, Event, FlushState, Options, Tracer};
+/// use std::time::Duration;
+///
+/// let (events, received) = crossbeam_channel::unbounded();
+/// lightstep::set_global_event_handler(move |event| {
+///     let _ = events.send(event.clone());
+/// });
+/// let tracer = Tracer::new(Options::new("token").collector_url("http://127.0.0.1:9"))?;
+/// tracer.close(Duration::from_secs(1))?;
+/// assert!(tracer.flush(Duration::from_secs(1)).is_err());
+/// let refused = received.iter().any(|event| {
+///     matches!(event, Event::Error(e) if e.kind() == ErrorKind::Flush(FlushState::Closed))
+/// });
+/// assert!(refused);
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FlushState {
@@ -144,6 +422,32 @@ pub enum FlushState {
 }
 
 /// A failure inside the tracer.
+///
+/// # Examples
+///
+/// ```
+/// use lightstep::{ErrorKind, Event, Options, Tracer};
+/// use std::time::Duration;
+///
+/// let (events, received) = crossbeam_channel::unbounded();
+/// lightstep::set_global_event_handler(move |event| {
+///     let _ = events.send(event.clone());
+/// });
+/// // Nothing listens on port 9 here: the report cannot be delivered.
+/// let tracer = Tracer::new(Options::new("token").collector_url("http://127.0.0.1:9"))?;
+/// tracer.span("work").start().finish();
+/// assert!(tracer.flush(Duration::from_secs(5)).is_err());
+/// let error = received
+///     .iter()
+///     .find_map(|event| match event {
+///         Event::Error(error) => Some(error),
+///         _ => None,
+///     })
+///     .expect("an error event");
+/// eprintln!("{error}"); // says what failed, never the access token
+/// assert!(!error.to_string().contains("token"));
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ErrorEvent {
     pub(crate) kind: ErrorKind,
@@ -180,10 +484,60 @@ impl ErrorEvent {
         self.attempt.as_ref().map(|(n, _)| *n)
     }
     /// What failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::{ErrorKind, Event, Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let (events, received) = crossbeam_channel::unbounded();
+    /// lightstep::set_global_event_handler(move |event| {
+    ///     let _ = events.send(event.clone());
+    /// });
+    /// // Nothing listens on port 9 here: the report cannot be delivered.
+    /// let tracer = Tracer::new(Options::new("token").collector_url("http://127.0.0.1:9"))?;
+    /// tracer.span("work").start().finish();
+    /// assert!(tracer.flush(Duration::from_secs(5)).is_err());
+    /// let error = received
+    ///     .iter()
+    ///     .find_map(|event| match event {
+    ///         Event::Error(error) => Some(error),
+    ///         _ => None,
+    ///     })
+    ///     .expect("an error event");
+    /// assert_eq!(error.kind(), ErrorKind::Connection);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
     /// The underlying error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::{ErrorKind, Event, Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let (events, received) = crossbeam_channel::unbounded();
+    /// lightstep::set_global_event_handler(move |event| {
+    ///     let _ = events.send(event.clone());
+    /// });
+    /// // Nothing listens on port 9 here: the report cannot be delivered.
+    /// let tracer = Tracer::new(Options::new("token").collector_url("http://127.0.0.1:9"))?;
+    /// tracer.span("work").start().finish();
+    /// assert!(tracer.flush(Duration::from_secs(5)).is_err());
+    /// let error = received
+    ///     .iter()
+    ///     .find_map(|event| match event {
+    ///         Event::Error(error) => Some(error),
+    ///         _ => None,
+    ///     })
+    ///     .expect("an error event");
+    /// assert!(matches!(error.error(), lightstep::Error::Transport(_)), "{error}");
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn error(&self) -> &Error {
         &self.error
     }
@@ -218,6 +572,36 @@ impl std::error::Error for ErrorEvent {
 }
 
 /// A value that was converted before sending.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "collector")] {
+/// use lightstep::collector::LocalCollector;
+/// use lightstep::{Event, Options, Tracer};
+/// use std::time::Duration;
+///
+/// let (events, received) = crossbeam_channel::unbounded();
+/// lightstep::set_global_event_handler(move |event| {
+///     let _ = events.send(event.clone());
+/// });
+/// let collector = LocalCollector::start()?;
+/// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+/// let mut span = tracer.span("work").start();
+/// span.log([("ratio", lightstep::Value::Float(f64::NAN))]);
+/// drop(span);
+/// tracer.flush(Duration::from_secs(5))?;
+/// let unsupported = received
+///     .iter()
+///     .find_map(|event| match event {
+///         Event::UnsupportedValue(value) => Some(value),
+///         _ => None,
+///     })
+///     .expect("an UnsupportedValue event");
+/// eprintln!("{}: {}", unsupported.key(), unsupported.reason());
+/// # }
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct UnsupportedValue {
     pub(crate) key: String,
@@ -227,16 +611,103 @@ pub struct UnsupportedValue {
 
 impl UnsupportedValue {
     /// The tag or log key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Event, Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let (events, received) = crossbeam_channel::unbounded();
+    /// lightstep::set_global_event_handler(move |event| {
+    ///     let _ = events.send(event.clone());
+    /// });
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// let mut span = tracer.span("work").start();
+    /// span.log([("ratio", lightstep::Value::Float(f64::NAN))]);
+    /// drop(span);
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// let unsupported = received
+    ///     .iter()
+    ///     .find_map(|event| match event {
+    ///         Event::UnsupportedValue(value) => Some(value),
+    ///         _ => None,
+    ///     })
+    ///     .expect("an UnsupportedValue event");
+    /// assert_eq!(unsupported.key(), "ratio");
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn key(&self) -> &str {
         &self.key
     }
     /// Why it could not be sent as given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Event, Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let (events, received) = crossbeam_channel::unbounded();
+    /// lightstep::set_global_event_handler(move |event| {
+    ///     let _ = events.send(event.clone());
+    /// });
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// let mut span = tracer.span("work").start();
+    /// span.log([("ratio", lightstep::Value::Float(f64::NAN))]);
+    /// drop(span);
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// let unsupported = received
+    ///     .iter()
+    ///     .find_map(|event| match event {
+    ///         Event::UnsupportedValue(value) => Some(value),
+    ///         _ => None,
+    ///     })
+    ///     .expect("an UnsupportedValue event");
+    /// assert!(unsupported.reason().contains("non-finite"));
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn reason(&self) -> &str {
         self.reason
     }
 }
 
 /// The component name chosen when none was configured.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "collector")] {
+/// use lightstep::collector::LocalCollector;
+/// use lightstep::{Event, Options, Tracer};
+/// use std::time::Duration;
+///
+/// let (events, received) = crossbeam_channel::unbounded();
+/// lightstep::set_global_event_handler(move |event| {
+///     let _ = events.send(event.clone());
+/// });
+/// let collector = LocalCollector::start()?;
+/// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+/// let name = received
+///     .iter()
+///     .find_map(|event| match event {
+///         Event::MissingService(missing) => Some(missing.default_name().to_owned()),
+///         _ => None,
+///     })
+///     .expect("a MissingService event");
+/// assert!(!name.is_empty()); // the executable's name
+/// # drop(tracer);
+/// # }
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct MissingService {
     pub(crate) default_name: String,
@@ -244,6 +715,33 @@ pub struct MissingService {
 
 impl MissingService {
     /// The name reported instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Event, Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let (events, received) = crossbeam_channel::unbounded();
+    /// lightstep::set_global_event_handler(move |event| {
+    ///     let _ = events.send(event.clone());
+    /// });
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// let name = received
+    ///     .iter()
+    ///     .find_map(|event| match event {
+    ///         Event::MissingService(missing) => Some(missing.default_name().to_owned()),
+    ///         _ => None,
+    ///     })
+    ///     .expect("a MissingService event");
+    /// assert!(!name.is_empty()); // the executable's name
+    /// # drop(tracer);
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn default_name(&self) -> &str {
         &self.default_name
     }

@@ -1,89 +1,18 @@
-//! The LightStep distributed tracing client for Rust: blocking, runtime-free, minimal.
-//!
-//! Finished spans leave the caller's thread through a bounded channel, without blocking
-//! and without touching the network; one reporter thread (`lightstep-reporter`) batches
-//! them into protobuf reports and sends them over HTTP (or gRPC, with the `grpc` feature,
-//! on a private runtime inside that thread). Every span is either delivered or
-//! counted as dropped ([`Tracer::stats`], [`Event::StatusReport`]).
-//!
-//! ```no_run
-//! fn main() -> Result<(), lightstep::Error> {
-//!     lightstep::set_global_event_handler(|event| match event {
-//!         lightstep::Event::StatusReport(r) => eprintln!("dropped {}", r.dropped_spans()),
-//!         lightstep::Event::Error(e) => eprintln!("tracer error: {e}"),
-//!         other => eprintln!("tracer: {other}"),
-//!     });
-//!     lightstep::init(lightstep::Options::new("YourAccessToken").component_name("my-cli"))?;
-//!     {
-//!         let _req = lightstep::span!("handle_request", "user.id" => 42, "cached" => false);
-//!         let _db = lightstep::span!("db.query"); // child of handle_request, by itself
-//!     }
-//!     lightstep::close(); // flushes; bounded by close_timeout
-//!     Ok(())
-//! }
-//! ```
-//!
-//! Cargo features: `collector` (a local collector for tests and debugging, with fault
-//! injection: `collector::LocalCollector`), `http` (`Injector`/`Extractor` for
-//! `http::HeaderMap`), `grpc` (the gRPC transport, [`Options::use_grpc`]), `tracing`
-//! (a `tracing_subscriber` layer, `TracingLayer`) and `opentelemetry` (an
-//! `opentelemetry_sdk` span exporter, `OpenTelemetryExporter`).
-//!
-//! # `tracing` (feature `tracing`)
-//!
-//! `lightstep::tracing_layer()` is a `tracing_subscriber::Layer` that reports the spans
-//! made with `tracing`'s macros — yours and your libraries' — to the global tracer
-//! (`TracingLayer::new(tracer)` reports to a tracer of your own). Span fields become
-//! typed tags, events inside a span become its logs (with `level` and `message`), the
-//! parent comes from `tracing`'s span tree, and `tracing` spans and [`span!`] guards nest
-//! in either order.
-//!
-//! ```
-//! # #[cfg(feature = "tracing")] {
-//! use tracing_subscriber::layer::SubscriberExt;
-//!
-//! let subscriber = tracing_subscriber::registry().with(lightstep::tracing_layer());
-//! tracing::subscriber::with_default(subscriber, || {
-//!     let _request = tracing::info_span!("handle_request", user.id = 42_i64).entered();
-//!     tracing::info!(cached = false, "cache miss"); // a log of handle_request
-//!     let _db = lightstep::span!("db.query");       // a child of handle_request
-//! });
-//! # }
-//! ```
-//!
-//! # OpenTelemetry (feature `opentelemetry`)
-//!
-//! `OpenTelemetryExporter` is an `opentelemetry_sdk` (0.33) span exporter, the Rust
-//! analogue of the Go tracer's `lightstepoc`: with it, a tracer provider's spans are
-//! converted (ids, parent, links, attributes, status, kind, events) and handed to a
-//! LightStep tracer's reporter thread without blocking.
-//!
-//! ```
-//! # #[cfg(feature = "opentelemetry")] {
-//! use opentelemetry::trace::{Tracer as _, TracerProvider as _};
-//! use opentelemetry_sdk::trace::SdkTracerProvider;
-//!
-//! let provider = SdkTracerProvider::builder()
-//!     .with_batch_exporter(lightstep::OpenTelemetryExporter::global())
-//!     .build();
-//! provider.tracer("my-library").in_span("checkout", |_cx| { /* … */ });
-//! let _ = provider.shutdown(); // flushes the tracer; close it with lightstep::close()
-//! # }
-//! ```
-//!
-//! # System metrics
-//!
-//! [`Options::system_metrics`] (off by default; Linux only, accepted and inert elsewhere)
-//! has the reporter thread sample the process's CPU time, RSS and threads and the host's
-//! memory from `/proc` every 30 s and send them to LightStep's metrics ingest endpoint,
-//! with an [`Event::MetricsStatusReport`] for each report.
-//!
-//! ```no_run
-//! let options = lightstep::Options::new("YourAccessToken").system_metrics(true);
-//! lightstep::init(options)?;
-//! # Ok::<(), lightstep::Error>(())
-//! ```
+// The front page is the README, one source for both (its Rust blocks are doctests). They
+// use the optional integrations, so it is the front page when those are on, as on docs.rs
+// (`all-features`); without them, a short page points to it.
+#![cfg_attr(
+    all(feature = "collector", feature = "tracing", feature = "opentelemetry"),
+    doc = include_str!("../README.md")
+)]
+#![cfg_attr(
+    not(all(feature = "collector", feature = "tracing", feature = "opentelemetry")),
+    doc = "The LightStep distributed tracing client for Rust: blocking, runtime-free, \
+           minimal.\n\nThe guide is the crate's README, which is this page when the crate \
+           is documented with `--all-features` (as on docs.rs)."
+)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod active;
 mod context;
@@ -103,7 +32,11 @@ mod options;
 mod otel;
 mod otlp;
 mod propagation;
+#[cfg(feature = "collector")]
+#[cfg_attr(docsrs, doc(cfg(feature = "collector")))]
 pub mod proto;
+#[cfg(not(feature = "collector"))]
+pub(crate) mod proto;
 mod record;
 mod reporter;
 mod span;
@@ -115,6 +48,7 @@ mod value;
 mod wire;
 
 #[cfg(feature = "collector")]
+#[cfg_attr(docsrs, doc(cfg(feature = "collector")))]
 pub mod collector;
 
 pub use context::SpanContext;
@@ -125,12 +59,14 @@ pub use event::{
 };
 pub use options::{Options, DEFAULT_COLLECTOR_URL};
 #[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub use otel::OpenTelemetryExporter;
 pub use propagation::{Extractor, Injector, Propagator};
 pub use span::{ActiveSpan, Span, SpanBuilder};
 pub use stats::Stats;
 pub use tracer::Tracer;
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use tracing_layer::{tracing_layer, TracingLayer};
 pub use value::Value;
 
@@ -146,6 +82,26 @@ static INIT: Mutex<()> = Mutex::new(());
 ///
 /// A second call returns [`Error::AlreadyInitialized`]. Failures are also sent to the
 /// event handler as [`Event::StartError`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let options = lightstep::Options::new("YourAccessToken")
+///     .component_name("my-cli")
+///     .close_timeout(Duration::from_secs(2));
+/// # let options = options.collector_url("http://127.0.0.1:9");
+/// let tracer = lightstep::init(options)?;
+/// // The global tracer is installed once; `span!` and `lightstep::global()` use it.
+/// assert!(!lightstep::global().is_noop());
+/// assert!(matches!(
+///     lightstep::init(lightstep::Options::new("YourAccessToken")),
+///     Err(lightstep::Error::AlreadyInitialized)
+/// ));
+/// # drop(tracer);
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 pub fn init(options: Options) -> Result<Tracer, Error> {
     let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if GLOBAL.get().is_some() {
@@ -165,6 +121,16 @@ pub fn init(options: Options) -> Result<Tracer, Error> {
 
 /// The global tracer, or a no-op tracer (spans cost almost nothing and go nowhere)
 /// before [`init`].
+///
+/// # Examples
+///
+/// ```
+/// // Before `init`: a no-op tracer, so libraries can trace unconditionally.
+/// let tracer = lightstep::global();
+/// assert!(tracer.is_noop());
+/// let span = tracer.span("ignored").start();
+/// assert!(!span.is_recording());
+/// ```
 pub fn global() -> Tracer {
     __global_ref().clone()
 }
@@ -179,6 +145,21 @@ pub fn __global_ref() -> &'static Tracer {
 /// Sends the global tracer's finished spans, waiting at most its `close_timeout`.
 /// A failure goes to the event handler (or, with none set, to standard error) before it
 /// returns.
+///
+/// # Examples
+///
+/// ```
+/// # let options = lightstep::Options::new("YourAccessToken").collector_url("http://127.0.0.1:9")
+/// #     .close_timeout(std::time::Duration::from_millis(200));
+/// # lightstep::set_global_event_handler(|_| {});
+/// lightstep::init(options)?;
+/// {
+///     let _job = lightstep::span!("nightly_job");
+/// }
+/// // Before a long pause, say: send what is finished (failures go to the event handler).
+/// lightstep::flush();
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 pub fn flush() {
     let tracer = __global_ref();
     let timeout = tracer.close_timeout();
@@ -192,6 +173,24 @@ pub fn flush() {
 /// Flushes and stops the global tracer, waiting at most its `close_timeout`.
 /// A failure goes to the event handler (or, with none set, to standard error) before it
 /// returns; calling it again returns the first call's outcome.
+///
+/// # Examples
+///
+/// ```
+/// fn main() -> Result<(), lightstep::Error> {
+///     # let options = lightstep::Options::new("YourAccessToken").collector_url("http://127.0.0.1:9")
+///     #     .close_timeout(std::time::Duration::from_millis(200));
+///     # lightstep::set_global_event_handler(|_| {});
+///     lightstep::init(options)?;
+///     {
+///         let _main = lightstep::span!("main");
+///         // … the program's work …
+///     }
+///     lightstep::close(); // the last spans go out, within `close_timeout`
+///     assert!(lightstep::global().flush(std::time::Duration::from_secs(1)).is_err());
+///     Ok(())
+/// }
+/// ```
 pub fn close() {
     let tracer = __global_ref();
     let timeout = tracer.close_timeout();
@@ -203,17 +202,12 @@ pub fn close() {
 }
 
 fn report_static_failure(error: Error) {
-    let state = match error {
-        Error::Closed => FlushState::Closed,
-        _ => FlushState::Transport,
-    };
+    // A refused flush raised its own event already.
+    if error == Error::Closed {
+        return;
+    }
     emit(Event::Error(ErrorEventInner::new(
-        ErrorKind::Flush(state),
+        ErrorKind::Flush(FlushState::Transport),
         error,
     )));
 }
-
-/// The README's examples, compiled as doctests so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;

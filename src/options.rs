@@ -76,6 +76,13 @@ impl Options {
     pub const DEFAULT_SYSTEM_METRICS_INTERVAL: Duration = crate::metrics::DEFAULT_INTERVAL;
 
     /// Options with the given access token and every other setting at its default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = lightstep::Options::new("YourAccessToken");
+    /// # drop(options);
+    /// ```
     pub fn new(access_token: impl Into<String>) -> Options {
         Options {
             access_token: access_token.into(),
@@ -113,6 +120,17 @@ impl Options {
     /// | `LIGHTSTEP_TAGS` | reporter tags as `k=v,k=v` |
     ///
     /// A bad value is an [`Error::InvalidOption`] naming the variable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // LIGHTSTEP_ACCESS_TOKEN=… LIGHTSTEP_COMPONENT_NAME=checkout LIGHTSTEP_TRANSPORT=grpc ./app
+    /// let options = lightstep::Options::from_env()?;
+    /// // Settings the environment does not cover can still be added.
+    /// let options = options.max_buffered_spans(50_000);
+    /// # drop(options);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn from_env() -> Result<Options, Error> {
         Options::from_lookup(|name| std::env::var_os(name))
     }
@@ -190,6 +208,13 @@ impl Options {
     }
 
     /// The service name reported as `lightstep.component_name`. Default: the executable's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = lightstep::Options::new("YourAccessToken").component_name("checkout");
+    /// # drop(options);
+    /// ```
     pub fn component_name(mut self, name: impl Into<String>) -> Self {
         self.component_name = Some(name.into());
         self
@@ -197,18 +222,53 @@ impl Options {
 
     /// Where reports go: `https://host[:port]` (TLS, verified) or `http://host[:port]`
     /// (plaintext). Default [`DEFAULT_COLLECTOR_URL`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A satellite on this host, plaintext.
+    /// let options = lightstep::Options::new("YourAccessToken").collector_url("http://127.0.0.1:8360");
+    /// let tracer = lightstep::Tracer::new(options)?;
+    /// # drop(tracer);
+    /// // A URL the tracer cannot use is refused when it starts.
+    /// let bad = lightstep::Options::new("YourAccessToken").collector_url("ftp://example.com");
+    /// assert!(matches!(
+    ///     lightstep::Tracer::new(bad),
+    ///     Err(lightstep::Error::InvalidOption { option: "collector_url", .. })
+    /// ));
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn collector_url(mut self, url: impl Into<String>) -> Self {
         self.collector_url = url.into();
         self
     }
 
     /// A reporter tag, sent with every report (`lightstep.guid` is refused at init).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = lightstep::Options::new("YourAccessToken")
+    ///     .tag("deployment", "canary")
+    ///     .tag("build", 1234);
+    /// # drop(options);
+    /// ```
     pub fn tag(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
         self.tags.push((key.into(), value.into()));
         self
     }
 
     /// Report with protobuf over HTTP (the default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // Whatever LIGHTSTEP_TRANSPORT says, report over HTTP.
+    /// let options = lightstep::Options::from_env()
+    ///     .unwrap_or_else(|_| lightstep::Options::new("YourAccessToken"))
+    ///     .use_http();
+    /// # drop(options);
+    /// ```
     pub fn use_http(mut self) -> Self {
         self.transport = Transport::Http;
         self
@@ -239,6 +299,21 @@ impl Options {
     /// to `https://collector-grpc.lightstep.com:443`, LightStep's gRPC endpoint (as in the
     /// Go tracer). TLS as for HTTP (`https://`, `root_certificates_pem`); a new connection
     /// every 5 minutes (± 20 %), so a long-lived process follows a load-balanced pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = lightstep::Options::new("YourAccessToken")
+    ///     .use_grpc()
+    ///     .collector_url("http://127.0.0.1:8360");
+    /// let started = lightstep::Tracer::new(options);
+    /// // Without the `grpc` cargo feature, the tracer says which feature to enable.
+    /// if cfg!(not(feature = "grpc")) {
+    ///     let error = started.unwrap_err();
+    ///     assert!(error.to_string().contains("grpc"), "{error}");
+    /// }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn use_grpc(mut self) -> Self {
         self.transport = Transport::Grpc;
         self
@@ -246,6 +321,14 @@ impl Options {
 
     /// The most finished spans the tracer holds before dropping (and counting) new ones.
     /// Default [`DEFAULT_MAX_BUFFERED_SPANS`](Options::DEFAULT_MAX_BUFFERED_SPANS).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A memory-constrained process: hold at most 10 000 finished spans.
+    /// let options = lightstep::Options::new("YourAccessToken").max_buffered_spans(10_000);
+    /// # drop(options);
+    /// ```
     pub fn max_buffered_spans(mut self, spans: usize) -> Self {
         self.max_buffered_spans = spans;
         self
@@ -270,12 +353,33 @@ impl Options {
     }
 
     /// Reports are never sent more often than this, except on flush and close.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = lightstep::Options::new("YourAccessToken")
+    ///     .min_reporting_period(Duration::from_secs(1))
+    ///     .max_reporting_period(Duration::from_secs(10));
+    /// # drop(options);
+    /// ```
     pub fn min_reporting_period(mut self, period: Duration) -> Self {
         self.min_reporting_period = period;
         self
     }
 
     /// Pending spans are sent at least this often.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // Spans reach LightStep within a second of finishing.
+    /// let options = lightstep::Options::new("YourAccessToken")
+    ///     .min_reporting_period(Duration::from_millis(200))
+    ///     .max_reporting_period(Duration::from_secs(1));
+    /// # drop(options);
+    /// ```
     pub fn max_reporting_period(mut self, period: Duration) -> Self {
         self.max_reporting_period = period;
         self
@@ -283,24 +387,64 @@ impl Options {
 
     /// The bound on one request to the collector (connect, send and read; for gRPC also
     /// the call's deadline).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = lightstep::Options::new("YourAccessToken").report_timeout(Duration::from_secs(3));
+    /// # drop(options);
+    /// ```
     pub fn report_timeout(mut self, timeout: Duration) -> Self {
         self.report_timeout = timeout;
         self
     }
 
     /// The bound on [`close`](crate::close) for the global tracer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // A CLI that must exit quickly: `lightstep::close()` waits at most 500 ms.
+    /// let options = lightstep::Options::new("YourAccessToken")
+    ///     .collector_url("http://127.0.0.1:9")
+    ///     .close_timeout(Duration::from_millis(500));
+    /// lightstep::init(options)?;
+    /// let started = std::time::Instant::now();
+    /// lightstep::close();
+    /// assert!(started.elapsed() < Duration::from_secs(5));
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self
     }
 
     /// Log field keys longer than this many bytes are cut (on a char boundary, with "…").
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = lightstep::Options::new("YourAccessToken")
+    ///     .max_log_key_len(64)
+    ///     .max_log_value_len(4096);
+    /// # drop(options);
+    /// ```
     pub fn max_log_key_len(mut self, len: usize) -> Self {
         self.max_log_key_len = len;
         self
     }
 
     /// Log field values longer than this many bytes are cut (on a char boundary, with "…").
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // Room for stack traces in log values.
+    /// let options = lightstep::Options::new("YourAccessToken").max_log_value_len(16 * 1024);
+    /// # drop(options);
+    /// ```
     pub fn max_log_value_len(mut self, len: usize) -> Self {
         self.max_log_value_len = len;
         self
@@ -308,12 +452,27 @@ impl Options {
 
     /// A span keeps at most this many logs: the first and the newest, plus one log saying
     /// how many were dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = lightstep::Options::new("YourAccessToken").max_logs_per_span(50);
+    /// # drop(options);
+    /// ```
     pub fn max_logs_per_span(mut self, logs: usize) -> Self {
         self.max_logs_per_span = logs;
         self
     }
 
     /// Discard every span log.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // Logs may hold personal data: send spans without them.
+    /// let options = lightstep::Options::new("YourAccessToken").drop_span_logs(true);
+    /// # drop(options);
+    /// ```
     pub fn drop_span_logs(mut self, drop: bool) -> Self {
         self.drop_span_logs = drop;
         self
@@ -321,12 +480,44 @@ impl Options {
 
     /// The propagation formats used by inject (all of them) and extract (the first that
     /// finds a context). Default `[Propagator::LightStep]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::{Options, Propagator, Tracer};
+    /// use std::collections::HashMap;
+    ///
+    /// // Speak W3C Trace Context and B3 with the services around, LightStep's own format too.
+    /// let tracer = Tracer::new(
+    ///     Options::new("YourAccessToken")
+    ///         .collector_url("http://127.0.0.1:9")
+    ///         .propagators(&[Propagator::TraceContext, Propagator::B3, Propagator::LightStep]),
+    /// )?;
+    /// let span = tracer.span("call").start();
+    /// let mut headers = HashMap::new();
+    /// tracer.inject(span.context(), &mut headers);
+    /// assert!(headers.contains_key("traceparent"));
+    /// assert!(headers.contains_key("x-b3-traceid"));
+    /// assert!(headers.contains_key("ot-tracer-traceid"));
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn propagators(mut self, propagators: &[Propagator]) -> Self {
         self.propagators = propagators.to_vec();
         self
     }
 
     /// Trust these PEM certificates (instead of the built-in web roots) for `https://`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A satellite with a certificate from the company's own authority.
+    /// # let ca_pem = b"-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n".to_vec();
+    /// let options = lightstep::Options::new("YourAccessToken")
+    ///     .collector_url("https://satellite.internal:8443")
+    ///     .root_certificates_pem(ca_pem);
+    /// # drop(options);
+    /// ```
     pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.root_certificates_pem = Some(pem.into());
         self
@@ -334,6 +525,14 @@ impl Options {
 
     /// The largest request body sent; bigger batches are split. Default 4 MiB. With gRPC
     /// it is at most 4 MiB − 4 KiB, under gRPC's default 4 MiB message limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A proxy in front of the collector limits request bodies to 1 MiB.
+    /// let options = lightstep::Options::new("YourAccessToken").max_report_bytes(1024 * 1024);
+    /// # drop(options);
+    /// ```
     pub fn max_report_bytes(mut self, bytes: usize) -> Self {
         self.max_report_bytes = bytes;
         self
@@ -375,6 +574,22 @@ impl Options {
     /// [`DEFAULT_SYSTEM_METRICS_INTERVAL`](Options::DEFAULT_SYSTEM_METRICS_INTERVAL)
     /// (30 s); from 10 ms (for tests) to 10 minutes (the ingest service drops points that
     /// cover more).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = lightstep::Options::new("YourAccessToken")
+    ///     .system_metrics(true)
+    ///     .system_metrics_interval(Duration::from_secs(60));
+    /// # drop(options);
+    /// // More than 10 minutes is refused.
+    /// let too_long = lightstep::Options::new("YourAccessToken")
+    ///     .system_metrics(true)
+    ///     .system_metrics_interval(Duration::from_secs(3600));
+    /// assert!(lightstep::Tracer::new(too_long).is_err());
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn system_metrics_interval(mut self, interval: Duration) -> Self {
         self.system_metrics_interval = interval;
         self

@@ -78,6 +78,25 @@ pub struct OpenTelemetryExporter {
 
 impl OpenTelemetryExporter {
     /// An exporter that reports to `tracer`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::{collector::LocalCollector, OpenTelemetryExporter, Options, Tracer};
+    /// use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    /// use opentelemetry_sdk::trace::SdkTracerProvider;
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// let provider = SdkTracerProvider::builder()
+    ///     .with_simple_exporter(OpenTelemetryExporter::new(tracer.clone()))
+    ///     .build();
+    /// provider.tracer("my-library").in_span("checkout", |_cx| {});
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// assert_eq!(collector.spans()[0].operation_name, "checkout");
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn new(tracer: Tracer) -> OpenTelemetryExporter {
         OpenTelemetryExporter {
             tracer: Some(tracer),
@@ -87,6 +106,21 @@ impl OpenTelemetryExporter {
 
     /// An exporter that reports to the global tracer (looked up at each export, so it
     /// may be made before [`init`](crate::init); spans exported before then go nowhere).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::SdkTracerProvider;
+    ///
+    /// // Made before `lightstep::init`: exports go to whatever global tracer there is then.
+    /// let provider = SdkTracerProvider::builder()
+    ///     .with_batch_exporter(lightstep::OpenTelemetryExporter::global())
+    ///     .build();
+    /// # let options = lightstep::Options::new("YourAccessToken").collector_url("http://127.0.0.1:9");
+    /// lightstep::init(options)?;
+    /// # drop(provider);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn global() -> OpenTelemetryExporter {
         OpenTelemetryExporter {
             tracer: None,

@@ -14,6 +14,31 @@ use std::time::SystemTime;
 ///
 /// Without an explicit parent, a span becomes the child of the thread's active span
 /// (see [`ActiveSpan`]), unless [`no_parent`](SpanBuilder::no_parent) is called.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "collector")] {
+/// use lightstep::collector::LocalCollector;
+/// use lightstep::{Options, Tracer};
+/// use std::time::Duration;
+///
+/// let collector = LocalCollector::start()?;
+/// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+/// let mut span = tracer
+///     .span("fetch")
+///     .tag("http.method", "GET")
+///     .no_parent()
+///     .start();
+/// span.set_tag("http.status_code", 200);
+/// span.finish();
+/// tracer.flush(Duration::from_secs(5))?;
+/// let spans = collector.spans();
+/// assert_eq!(spans[0].operation_name, "fetch");
+/// assert_eq!(spans[0].tags.len(), 2);
+/// # }
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 #[must_use = "a span builder does nothing until `start` or `start_active` is called"]
 pub struct SpanBuilder<'t> {
     tracer: &'t Tracer,
@@ -41,11 +66,39 @@ impl<'t> SpanBuilder<'t> {
 
     /// Makes the span a child of `parent` (a `CHILD_OF` reference); its trace, sampling
     /// decision and baggage are inherited from the first parent given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let tracer = lightstep::Tracer::new(
+    ///     lightstep::Options::new("token").collector_url("http://127.0.0.1:9"),
+    /// )?;
+    /// let parent = tracer.span("request").start();
+    /// let child = tracer.span("query").child_of(parent.context()).start();
+    /// assert_eq!(child.context().trace_id(), parent.context().trace_id());
+    /// assert_ne!(child.context().span_id(), parent.context().span_id());
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn child_of(self, parent: &SpanContext) -> Self {
         self.reference(parent, Relationship::ChildOf)
     }
 
     /// Makes the span follow from `cause` (a `FOLLOWS_FROM` reference).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let tracer = lightstep::Tracer::new(
+    ///     lightstep::Options::new("token").collector_url("http://127.0.0.1:9"),
+    /// )?;
+    /// let enqueue = tracer.span("enqueue").start();
+    /// let cause = enqueue.context().clone();
+    /// drop(enqueue);
+    /// // Later, perhaps on another thread: work caused by the first span, in its trace.
+    /// let process = tracer.span("process").follows_from(&cause).start();
+    /// assert_eq!(process.context().trace_id(), cause.trace_id());
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn follows_from(self, cause: &SpanContext) -> Self {
         self.reference(cause, Relationship::FollowsFrom)
     }
@@ -63,6 +116,24 @@ impl<'t> SpanBuilder<'t> {
     }
 
     /// Sets a tag from the start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// tracer.span("query").tag("db.system", "postgresql").tag("rows", 3).start().finish();
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// let tags: Vec<String> = collector.spans()[0].tags.iter().map(|t| t.key.clone()).collect();
+    /// assert_eq!(tags, ["db.system", "rows"]);
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     #[inline]
     pub fn tag(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
         if !self.tracer.is_noop() {
@@ -72,18 +143,64 @@ impl<'t> SpanBuilder<'t> {
     }
 
     /// Uses an explicit start time instead of now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// use std::time::SystemTime;
+    /// // A span for work that began before the tracer knew of it.
+    /// let began = SystemTime::now() - Duration::from_millis(250);
+    /// tracer.span("queued").start_time(began).start().finish();
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// assert!(collector.spans()[0].duration_micros >= 250_000);
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn start_time(mut self, time: SystemTime) -> Self {
         self.start = Some(time);
         self
     }
 
     /// Starts a root span even if the thread has an active span.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let tracer = lightstep::Tracer::new(
+    ///     lightstep::Options::new("token").collector_url("http://127.0.0.1:9"),
+    /// )?;
+    /// let _request = tracer.span("request").start_active();
+    /// let child = tracer.span("query").start(); // a child of `request`
+    /// let root = tracer.span("background").no_parent().start(); // a trace of its own
+    /// assert_eq!(child.context().trace_id(), _request.context().trace_id());
+    /// assert_ne!(root.context().trace_id(), _request.context().trace_id());
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn no_parent(mut self) -> Self {
         self.no_parent = true;
         self
     }
 
     /// Starts the span.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let tracer = lightstep::Tracer::new(
+    ///     lightstep::Options::new("token").collector_url("http://127.0.0.1:9"),
+    /// )?;
+    /// let span = tracer.span("work").start();
+    /// assert!(span.is_recording());
+    /// drop(span); // finishes it
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     #[inline]
     pub fn start(self) -> Span {
         let tracer = self.tracer;
@@ -155,6 +272,19 @@ impl<'t> SpanBuilder<'t> {
     }
 
     /// Starts the span and makes it the thread's active span until the guard drops.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let tracer = lightstep::Tracer::new(
+    ///     lightstep::Options::new("token").collector_url("http://127.0.0.1:9"),
+    /// )?;
+    /// let request = tracer.span("request").start_active();
+    /// // Started while `request` is active on this thread: its child, with no parent given.
+    /// let query = tracer.span("query").start();
+    /// assert_eq!(query.context().trace_id(), request.context().trace_id());
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     #[inline]
     pub fn start_active(self) -> ActiveSpan {
         ActiveSpan::new(self.start())
@@ -213,6 +343,21 @@ impl Span {
     }
 
     /// The span's context, to pass to children or to inject into a carrier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let tracer = lightstep::Tracer::new(
+    ///     lightstep::Options::new("token").collector_url("http://127.0.0.1:9"),
+    /// )?;
+    /// use std::collections::HashMap;
+    ///
+    /// let span = tracer.span("call_backend").start();
+    /// let mut headers = HashMap::new();
+    /// tracer.inject(span.context(), &mut headers); // for the outgoing request
+    /// assert_eq!(tracer.extract(&headers)?.as_ref(), Some(span.context()));
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn context(&self) -> &SpanContext {
         match &self.state {
             State::Recording(record) => &record.context,
@@ -222,11 +367,49 @@ impl Span {
     }
 
     /// Whether this span will be reported.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let tracer = lightstep::Tracer::new(
+    ///     lightstep::Options::new("token").collector_url("http://127.0.0.1:9"),
+    /// )?;
+    /// let mut span = tracer.span("work").start();
+    /// assert!(span.is_recording());
+    /// if span.is_recording() {
+    ///     span.set_tag("expensive", format!("{:?}", std::env::args().collect::<Vec<_>>()));
+    /// }
+    /// // The global tracer before `init` is a no-op: nothing is recorded.
+    /// assert!(!lightstep::global().span("ignored").start().is_recording());
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn is_recording(&self) -> bool {
         matches!(self.state, State::Recording(_))
     }
 
     /// Sets (or adds) a tag.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// let mut span = tracer.span("request").start();
+    /// span.set_tag("http.status_code", 503);
+    /// span.set_tag("error", true);
+    /// drop(span);
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// let spans = collector.spans();
+    /// let keys: Vec<&str> = spans[0].tags.iter().map(|t| t.key.as_str()).collect();
+    /// assert_eq!(keys, ["http.status_code", "error"]);
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn set_tag(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
         if let Some(record) = self.recording() {
             record.tags.push((key.into(), value.into()));
@@ -266,12 +449,48 @@ impl Span {
     }
 
     /// Records a log with the single field `event`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// let mut span = tracer.span("request").start();
+    /// span.log_event("cache_miss");
+    /// drop(span);
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// let log = &collector.spans()[0].logs[0];
+    /// assert_eq!(log.fields[0].key, "event");
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn log_event(&mut self, event: impl Into<Value>) {
         self.log([("event", event.into())]);
     }
 
     /// Sets a baggage item, carried by this span's context to its children and across
     /// process boundaries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    ///
+    /// let tracer = lightstep::Tracer::new(
+    ///     lightstep::Options::new("token").collector_url("http://127.0.0.1:9"),
+    /// )?;
+    /// let mut span = tracer.span("request").start();
+    /// span.set_baggage_item("tenant", "acme");
+    /// let mut headers = HashMap::new();
+    /// tracer.inject(span.context(), &mut headers);
+    /// assert_eq!(headers["ot-baggage-tenant"], "acme");
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn set_baggage_item(&mut self, key: impl Into<String>, value: impl Into<String>) {
         let context = match &mut self.state {
             State::Recording(record) => &mut record.context,
@@ -282,11 +501,44 @@ impl Span {
     }
 
     /// One baggage item of this span's context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let tracer = lightstep::Tracer::new(
+    ///     lightstep::Options::new("token").collector_url("http://127.0.0.1:9"),
+    /// )?;
+    /// let mut parent = tracer.span("request").start();
+    /// parent.set_baggage_item("tenant", "acme");
+    /// let child = tracer.span("query").child_of(parent.context()).start();
+    /// assert_eq!(child.baggage_item("tenant"), Some("acme"));
+    /// assert_eq!(child.baggage_item("missing"), None);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn baggage_item(&self, key: &str) -> Option<&str> {
         self.context().baggage_item(key)
     }
 
     /// Renames the operation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// let mut span = tracer.span("request").start();
+    /// span.set_operation_name("GET /users/{id}"); // once the route is known
+    /// drop(span);
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// assert_eq!(collector.spans()[0].operation_name, "GET /users/{id}");
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn set_operation_name(&mut self, name: impl Into<Cow<'static, str>>) {
         if let Some(record) = self.recording() {
             record.operation = name.into();
@@ -310,6 +562,27 @@ impl Span {
     }
 
     /// Finishes the span now. Later calls do nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// let mut span = tracer.span("work").start();
+    /// span.finish();
+    /// span.finish(); // does nothing
+    /// span.set_tag("late", true); // ignored: the span is finished
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// assert_eq!(collector.span_count(), 1);
+    /// assert!(collector.spans()[0].tags.is_empty());
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     #[inline]
     pub fn finish(&mut self) {
         if matches!(self.state, State::Recording(_) | State::Unsampled(_)) {
@@ -318,6 +591,26 @@ impl Span {
     }
 
     /// Finishes the span at an explicit time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "collector")] {
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// use std::time::SystemTime;
+    /// let started = SystemTime::now();
+    /// let mut span = tracer.span("batch").start_time(started).start();
+    /// span.finish_at(started + Duration::from_millis(40));
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// assert_eq!(collector.spans()[0].duration_micros, 40_000);
+    /// # }
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn finish_at(&mut self, time: SystemTime) {
         self.finish_with(Moment::Wall(time));
     }
@@ -382,6 +675,19 @@ impl ActiveSpan {
     }
 
     /// Sets a baggage item, seen also by children started later on this thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let tracer = lightstep::Tracer::new(
+    ///     lightstep::Options::new("token").collector_url("http://127.0.0.1:9"),
+    /// )?;
+    /// let mut request = tracer.span("request").start_active();
+    /// request.set_baggage_item("tenant", "acme");
+    /// let query = tracer.span("query").start(); // a child of `request`, by itself
+    /// assert_eq!(query.baggage_item("tenant"), Some("acme"));
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn set_baggage_item(&mut self, key: impl Into<String>, value: impl Into<String>) {
         self.span.set_baggage_item(key, value);
         if !matches!(self.span.state, State::Noop) {

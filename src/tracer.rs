@@ -3,7 +3,7 @@
 use crate::context::SpanContext;
 use crate::encode::{Limits, ReportBuilder};
 use crate::endpoint::Secret;
-use crate::event;
+use crate::event::{self, emit, ErrorEvent, ErrorKind, Event, FlushState};
 use crate::handoff::{handoff, HandoffSender};
 use crate::identity;
 use crate::ids::next_id;
@@ -158,9 +158,21 @@ impl Tracer {
         let Some(inner) = self.inner() else {
             return Ok(());
         };
-        match inner.counters.state() {
-            State::Running => {}
-            State::Closed | State::Disabled => return inner.await_close(deadline, false),
+        let refused_as = match inner.counters.state() {
+            State::Running => None,
+            State::Closed => Some(FlushState::Closed),
+            State::Disabled => Some(FlushState::Disabled),
+        };
+        if let Some(state) = refused_as {
+            let result = inner.await_close(deadline, false);
+            if result == Err(Error::Closed) {
+                // One event says so (the static `flush` adds none for this error).
+                emit(Event::Error(ErrorEvent::new(
+                    ErrorKind::Flush(state),
+                    Error::Closed,
+                )));
+            }
+            return result;
         }
         let work_until = work_deadline(deadline, timeout);
         inner.request(

@@ -113,6 +113,17 @@ impl TracingLayer {
     }
 
     /// A layer that reports to the global tracer, as [`tracing_layer`] makes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::layer::SubscriberExt;
+    ///
+    /// let subscriber = tracing_subscriber::registry().with(lightstep::TracingLayer::global());
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     let _span = tracing::info_span!("before_init").entered(); // goes nowhere: no tracer yet
+    /// });
+    /// ```
     pub fn global() -> TracingLayer {
         TracingLayer { tracer: None }
     }

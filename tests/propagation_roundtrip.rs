@@ -5,7 +5,9 @@ use lightstep::collector::LocalCollector;
 use lightstep::{Options, Propagator, SpanContext, Tracer};
 use proptest::collection::btree_map;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngSeed, TestCaseError, TestError, TestRunner,
+};
 use std::collections::{BTreeMap, HashMap};
 
 const CASES: u32 = 2000;
@@ -19,12 +21,43 @@ fn tracer(collector: &LocalCollector, propagators: &[Propagator]) -> Tracer {
     .expect("tracer starts")
 }
 
+/// The seed of every run unless `PROPTEST_RNG_SEED` names another: fixed, so that a
+/// failure replays with the same cases (and CI can explore more with other seeds).
+const SEED: u64 = 0x6c69_6768_7473_7465;
+
+/// Failing cases are saved here, and run first the next time.
+const REGRESSIONS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/proptest-regressions/propagation_roundtrip.txt"
+);
+
+fn seed() -> RngSeed {
+    // `Config::default()` reads the `PROPTEST_*` variables.
+    match Config::default().rng_seed {
+        RngSeed::Random => RngSeed::Fixed(SEED),
+        chosen => chosen,
+    }
+}
+
 fn runner(cases: u32) -> TestRunner {
     TestRunner::new(Config {
         cases,
-        failure_persistence: None,
+        rng_seed: seed(),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(REGRESSIONS))),
         ..Config::default()
     })
+}
+
+/// Fails the test with the minimal failing case and how to replay it.
+fn check<T: std::fmt::Debug>(outcome: Result<(), TestError<T>>) {
+    if let Err(error) = outcome {
+        let RngSeed::Fixed(seed) = seed() else {
+            unreachable!("the seed is always fixed")
+        };
+        panic!(
+            "{error}\nreplay: PROPTEST_RNG_SEED={seed} (the case is also saved in {REGRESSIONS})"
+        );
+    }
 }
 
 /// What a generated context is made of.
@@ -176,53 +209,53 @@ fn text_round_trips(propagators: &[Propagator], carries: Carries, count: u32) {
     let w3c = self::tracer(&collector, &[Propagator::TraceContext]);
     let strategy = (parts(text_key(), header_value()), any::<u64>());
     let cases = std::cell::Cell::new(0u32);
-    runner(count)
-        .run(&strategy, |(parts, mask)| {
-            cases.set(cases.get() + 1);
-            let sent = context(&w3c, &parts);
+    let outcome = runner(count).run(&strategy, |(parts, mask)| {
+        cases.set(cases.get() + 1);
+        let sent = context(&w3c, &parts);
 
-            let mut map = HashMap::new();
-            tracer.inject(&sent, &mut map);
-            let got = tracer.extract(&map).expect("valid").expect("found");
+        let mut map = HashMap::new();
+        tracer.inject(&sent, &mut map);
+        let got = tracer.extract(&map).expect("valid").expect("found");
+        expect_same(&got, &sent, carries)?;
+
+        let got = tracer
+            .extract(&shout(&map, mask))
+            .expect("valid")
+            .expect("found");
+        expect_same(&got, &sent, carries)?;
+
+        let mut tree = BTreeMap::new();
+        tracer.inject(&sent, &mut tree);
+        prop_assert_eq!(tree.len(), map.len());
+        let got = tracer.extract(&tree).expect("valid").expect("found");
+        expect_same(&got, &sent, carries)?;
+
+        #[cfg(feature = "http")]
+        {
+            let mut headers = http::HeaderMap::new();
+            tracer.inject(&sent, &mut headers);
+            prop_assert_eq!(headers.len(), map.len());
+            let got = tracer.extract(&headers).expect("valid").expect("found");
             expect_same(&got, &sent, carries)?;
+        }
 
-            let got = tracer
-                .extract(&shout(&map, mask))
-                .expect("valid")
-                .expect("found");
-            expect_same(&got, &sent, carries)?;
-
-            let mut tree = BTreeMap::new();
-            tracer.inject(&sent, &mut tree);
-            prop_assert_eq!(tree.len(), map.len());
-            let got = tracer.extract(&tree).expect("valid").expect("found");
-            expect_same(&got, &sent, carries)?;
-
-            #[cfg(feature = "http")]
-            {
-                let mut headers = http::HeaderMap::new();
-                tracer.inject(&sent, &mut headers);
-                prop_assert_eq!(headers.len(), map.len());
-                let got = tracer.extract(&headers).expect("valid").expect("found");
-                expect_same(&got, &sent, carries)?;
-            }
-
-            // A child keeps the trace: ids, sampling, baggage and tracestate.
-            let child = tracer.span("child").child_of(&sent).start();
-            let mut map = HashMap::new();
-            tracer.inject(child.context(), &mut map);
-            let got = tracer.extract(&map).expect("valid").expect("found");
-            prop_assert_eq!(got.span_id(), child.context().span_id());
-            prop_assert_eq!(got.trace_id(), sent.trace_id());
-            prop_assert_eq!(got.baggage(), sent.baggage());
-            if carries == Carries::TraceContext {
-                prop_assert_eq!(got.trace_id_high(), sent.trace_id_high());
-                prop_assert_eq!(got.tracestate(), sent.tracestate());
-            }
-            Ok(())
-        })
-        .unwrap();
-    assert_eq!(cases.get(), count);
+        // A child keeps the trace: ids, sampling, baggage and tracestate.
+        let child = tracer.span("child").child_of(&sent).start();
+        let mut map = HashMap::new();
+        tracer.inject(child.context(), &mut map);
+        let got = tracer.extract(&map).expect("valid").expect("found");
+        prop_assert_eq!(got.span_id(), child.context().span_id());
+        prop_assert_eq!(got.trace_id(), sent.trace_id());
+        prop_assert_eq!(got.baggage(), sent.baggage());
+        if carries == Carries::TraceContext {
+            prop_assert_eq!(got.trace_id_high(), sent.trace_id_high());
+            prop_assert_eq!(got.tracestate(), sent.tracestate());
+        }
+        Ok(())
+    });
+    check(outcome);
+    // Every case ran (a saved regression adds to them).
+    assert!(cases.get() >= count, "{} cases ran", cases.get());
 }
 
 #[test]
@@ -271,29 +304,29 @@ fn binary_round_trips_with_any_baggage() {
     let w3c = self::tracer(&collector, &[Propagator::TraceContext]);
     let strategy = (parts(".{0,12}", ".{0,24}"), any::<bool>());
     let cases = std::cell::Cell::new(0u32);
-    runner(CASES)
-        .run(&strategy, |(parts, raw)| {
-            cases.set(cases.get() + 1);
-            let sent = context(&w3c, &parts);
-            let text = tracer.inject_binary(&sent);
-            prop_assert!(text.iter().all(u8::is_ascii_graphic), "base64 text");
-            let got = tracer.extract_binary(&text).expect("valid").expect("found");
+    let outcome = runner(CASES).run(&strategy, |(parts, raw)| {
+        cases.set(cases.get() + 1);
+        let sent = context(&w3c, &parts);
+        let text = tracer.inject_binary(&sent);
+        prop_assert!(text.iter().all(u8::is_ascii_graphic), "base64 text");
+        let got = tracer.extract_binary(&text).expect("valid").expect("found");
+        expect_same(&got, &sent, Carries::LightStep)?;
+        // Deterministic: the same context gives the same bytes.
+        prop_assert_eq!(tracer.inject_binary(&got), text.clone());
+        if raw {
+            // The raw protobuf, as the C++ tracer writes it.
+            let bytes = decode_base64(&text);
+            let got = tracer
+                .extract_binary(&bytes)
+                .expect("valid")
+                .expect("found");
             expect_same(&got, &sent, Carries::LightStep)?;
-            // Deterministic: the same context gives the same bytes.
-            prop_assert_eq!(tracer.inject_binary(&got), text.clone());
-            if raw {
-                // The raw protobuf, as the C++ tracer writes it.
-                let bytes = decode_base64(&text);
-                let got = tracer
-                    .extract_binary(&bytes)
-                    .expect("valid")
-                    .expect("found");
-                expect_same(&got, &sent, Carries::LightStep)?;
-            }
-            Ok(())
-        })
-        .unwrap();
-    assert_eq!(cases.get(), CASES);
+        }
+        Ok(())
+    });
+    check(outcome);
+    // Every case ran (a saved regression adds to them).
+    assert!(cases.get() >= CASES, "{} cases ran", cases.get());
 }
 
 fn decode_base64(text: &[u8]) -> Vec<u8> {

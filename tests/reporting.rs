@@ -133,9 +133,11 @@ fn a_full_buffer_drops_and_the_count_reaches_the_collector() {
     }
     let stats = tracer.stats();
     assert_eq!(stats.finished, 100);
-    assert!(stats.dropped >= 96, "{stats:?}");
-    assert!(
-        stats.pending <= 4,
+    // The channel half of the buffer (2) always fills; the batch half may take 2 more.
+    assert!((96..=98).contains(&stats.dropped), "{stats:?}");
+    assert_eq!(
+        stats.pending + stats.dropped,
+        100,
         "held {} spans with a buffer of 4",
         stats.pending
     );

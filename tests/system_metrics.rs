@@ -6,18 +6,32 @@
 mod common;
 
 use common::*;
+use lightstep::collector::LocalCollector;
 use lightstep::proto::collector::key_value::Value as V;
 use lightstep::proto::metrics::MetricKind;
-use lightstep::Event;
-use std::sync::Mutex;
+use lightstep::{Event, Options, Tracer};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+/// The tests that record events take this lock: the handler is process-wide.
+static SERIAL: Mutex<()> = Mutex::new(());
 /// `sent_metrics()` of every `MetricsStatusReport` event, in order.
 static REPORTED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 /// The text of every error event.
 static ERRORS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-fn watch_events() {
+fn reported() -> Vec<u64> {
+    REPORTED.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+fn errors() -> Vec<String> {
+    ERRORS.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Takes the test lock, installs the recording handler, lets the events of earlier
+/// tests' tracers land, and starts recording afresh.
+fn watch_events() -> MutexGuard<'static, ()> {
+    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     lightstep::set_global_event_handler(|event| match event {
         Event::MetricsStatusReport(report) => REPORTED
             .lock()
@@ -29,6 +43,10 @@ fn watch_events() {
             .push(error.to_string()),
         _ => {}
     });
+    settle(|| reported().len() + errors().len());
+    REPORTED.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    ERRORS.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    guard
 }
 
 const NAMES: [&str; 6] = [
@@ -43,7 +61,7 @@ const NAMES: [&str; 6] = [
 #[cfg(target_os = "linux")]
 #[test]
 fn samples_reach_the_metrics_endpoint() {
-    watch_events();
+    let _guard = watch_events();
     let interval = Duration::from_millis(50);
     let (collector, tracer) =
         tracer_with(|o| o.system_metrics(true).system_metrics_interval(interval));
@@ -136,20 +154,29 @@ fn samples_reach_the_metrics_endpoint() {
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), received.len());
-    // One event per report received, each saying it sent the six points.
-    let reported = REPORTED.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    assert_eq!(reported, vec![6; received.len()]);
+    // One event per report received, each saying it sent the six points (events reach
+    // the handler on their own thread, so they may land after `close`).
+    let expected = vec![6; received.len()];
+    assert!(eventually(|| reported() == expected), "{:?}", reported());
+    assert!(errors().is_empty(), "{:?}", errors());
 }
 
 #[cfg(target_os = "linux")]
 #[test]
 fn a_refused_report_is_an_error_event_and_the_next_covers_its_interval() {
-    watch_events();
-    let (collector, tracer) = tracer_with(|o| {
-        o.system_metrics(true)
-            .system_metrics_interval(Duration::from_millis(40))
-    });
+    let _guard = watch_events();
+    // The collector refuses the token before the tracer starts, so even the first report
+    // is refused.
+    let collector = LocalCollector::start().expect("collector starts");
     collector.require_token("another-token");
+    let tracer = Tracer::new(
+        Options::new(TOKEN)
+            .collector_url(collector.url())
+            .component_name("tests")
+            .system_metrics(true)
+            .system_metrics_interval(Duration::from_millis(40)),
+    )
+    .expect("tracer starts");
     assert!(eventually(|| collector.metrics().len() >= 3));
     tracer.close(WAIT).expect("close");
     let received = collector.metrics();
@@ -174,18 +201,30 @@ fn a_refused_report_is_an_error_event_and_the_next_covers_its_interval() {
         "{covered:?}"
     );
     assert!(covered.windows(2).all(|w| w[1].1 > w[0].1), "{covered:?}");
-    let errors = ERRORS.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let refusals = errors
-        .iter()
-        .filter(|e| e.contains("system metrics: HTTP status 401"))
-        .count();
-    assert!(refusals >= received.len(), "{errors:?}");
-    assert!(errors.iter().all(|e| !e.contains(TOKEN)), "{errors:?}");
+    // One error event per refused report, and no status report.
+    let refusals = || {
+        errors()
+            .iter()
+            .filter(|e| e.contains("system metrics: HTTP status 401"))
+            .count()
+    };
+    assert!(
+        eventually(|| refusals() == received.len()),
+        "{} reports refused, errors: {:?}",
+        received.len(),
+        errors()
+    );
+    assert!(reported().is_empty(), "{:?}", reported());
+    assert!(
+        errors().iter().all(|e| !e.contains(TOKEN)),
+        "{:?}",
+        errors()
+    );
 }
 
 #[test]
 fn nothing_is_sent_when_disabled() {
-    watch_events();
+    let _guard = watch_events();
     // Off by default, whatever the interval.
     let (collector, tracer) = tracer_with(|o| o.system_metrics_interval(Duration::from_millis(10)));
     let (explicit_collector, explicit) = tracer_with(|o| {

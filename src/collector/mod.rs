@@ -1,7 +1,7 @@
 //! A local LightStep collector (cargo feature `collector`): a real HTTP server on
 //! loopback that decodes reports with this crate's protobuf types and keeps them. With the
 //! `grpc` feature it also serves `CollectorService/Report` over gRPC on a second port
-//! ([`LocalCollector::grpc_url`]), with the same store of reports and the same faults.
+//! (`LocalCollector::grpc_url`), with the same store of reports and the same faults.
 //!
 //! It also accepts system metrics (`POST /metrics`, [`Options::system_metrics`]) and
 //! keeps them apart ([`LocalCollector::metrics`]), and OpenTelemetry's OTLP/HTTP protobuf
@@ -47,6 +47,26 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 /// One report as the collector received it.
+///
+/// # Examples
+///
+/// ```
+/// use lightstep::collector::LocalCollector;
+/// use lightstep::{Options, Tracer};
+/// use std::time::Duration;
+///
+/// let collector = LocalCollector::start()?;
+/// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+/// tracer.span("work").start().finish();
+/// tracer.flush(Duration::from_secs(5))?;
+/// let report = &collector.reports()[0];
+/// assert_eq!(report.status, 200);
+/// assert_eq!(report.token_header.as_deref(), Some("token"));
+/// assert_eq!(report.request.spans.len(), 1);
+/// assert_eq!(report.body.len(), report.body_bytes);
+/// assert!(!report.grpc);
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ReceivedReport {
     /// The decoded request body.
@@ -71,6 +91,21 @@ pub struct ReceivedReport {
 
 impl ReceivedReport {
     /// The `spans.dropped` count the report carried.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// tracer.span("work").start().finish();
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// assert_eq!(collector.reports()[0].dropped_spans(), Some(0));
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn dropped_spans(&self) -> Option<i64> {
         use crate::proto::collector::metrics_sample::Value;
         let metrics = self.request.internal_metrics.as_ref()?;
@@ -88,6 +123,31 @@ impl ReceivedReport {
 
 /// One metrics report (`POST /metrics`, [`Options::system_metrics`](crate::Options::system_metrics))
 /// as the collector received it.
+///
+/// # Examples
+///
+/// ```
+/// use lightstep::collector::LocalCollector;
+/// use lightstep::{Options, Tracer};
+/// use std::time::Duration;
+///
+/// let collector = LocalCollector::start()?;
+/// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+/// # let tracer = Tracer::new(Options::new("token").collector_url(collector.url())
+/// #     .system_metrics(true).system_metrics_interval(Duration::from_millis(20)))?;
+/// // With `Options::system_metrics(true)`, the reporter thread posts samples.
+/// if cfg!(target_os = "linux") {
+///     let deadline = std::time::Instant::now() + Duration::from_secs(10);
+///     while collector.metrics().is_empty() && std::time::Instant::now() < deadline {
+///         std::thread::sleep(Duration::from_millis(10));
+///     }
+///     let metrics = &collector.metrics()[0];
+///     assert_eq!(metrics.status, 200);
+///     assert_eq!(metrics.request.points.len(), 6);
+/// }
+/// # drop(tracer);
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ReceivedMetrics {
     /// The decoded `lightstep.metrics.IngestRequest`.
@@ -101,6 +161,30 @@ pub struct ReceivedMetrics {
 
 impl ReceivedMetrics {
     /// The value of the point named `name`, if the report has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// # let tracer = Tracer::new(Options::new("token").collector_url(collector.url())
+    /// #     .system_metrics(true).system_metrics_interval(Duration::from_millis(20)))?;
+    /// if cfg!(target_os = "linux") {
+    ///     let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    ///     while collector.metrics().is_empty() && std::time::Instant::now() < deadline {
+    ///         std::thread::sleep(Duration::from_millis(10));
+    ///     }
+    ///     let metrics = &collector.metrics()[0];
+    ///     assert!(metrics.value("runtime.rust.thread_count") >= Some(2.0));
+    ///     assert_eq!(metrics.value("no.such.metric"), None);
+    /// }
+    /// # drop(tracer);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn value(&self, name: &str) -> Option<f64> {
         use crate::proto::metrics::metric_point::Value;
         self.request
@@ -119,6 +203,30 @@ impl ReceivedMetrics {
 ///
 /// Over gRPC, `Blackhole` is a call that is never answered, `Slow`, `Garbage` and
 /// `HugeResponse` are as over HTTP, and `Truncated` and `Reset` do not apply.
+///
+/// # Examples
+///
+/// ```
+/// use lightstep::collector::LocalCollector;
+/// use lightstep::{Options, Tracer};
+/// use std::time::Duration;
+///
+/// let collector = LocalCollector::start()?;
+/// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+/// use lightstep::collector::Fault;
+///
+/// // A collector that answers slowly: a report bounded by `report_timeout` fails.
+/// collector.set_fault(Fault::Slow(Duration::from_secs(2)));
+/// let impatient = Tracer::new(
+///     Options::new("token")
+///         .collector_url(collector.url())
+///         .report_timeout(Duration::from_millis(100)),
+/// )?;
+/// impatient.span("work").start().finish();
+/// assert!(impatient.flush(Duration::from_secs(5)).is_err());
+/// # drop(tracer);
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
@@ -171,6 +279,21 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A collector listening on a local port.
 ///
 /// Dropping it stops the server and closes its connections.
+///
+/// # Examples
+///
+/// ```
+/// use lightstep::collector::LocalCollector;
+/// use lightstep::{Options, Tracer};
+/// use std::time::Duration;
+///
+/// let collector = LocalCollector::start()?;
+/// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+/// tracer.span("hello").start().finish();
+/// tracer.close(Duration::from_secs(5))?;
+/// assert_eq!(collector.spans()[0].operation_name, "hello");
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 pub struct LocalCollector {
     shared: Arc<Shared>,
     server: Server,
@@ -190,12 +313,37 @@ impl std::fmt::Debug for LocalCollector {
 
 impl LocalCollector {
     /// Starts a collector on a free port of 127.0.0.1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// assert!(collector.url().starts_with("http://127.0.0.1:"));
+    /// # drop(tracer);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn start() -> Result<LocalCollector, crate::Error> {
         LocalCollector::bind("127.0.0.1:0")
     }
 
     /// Starts a collector on the given address (and, with the `grpc` feature, its gRPC
     /// server on a free port of the same IP address).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    ///
+    /// // A fixed port, for a program configured with LIGHTSTEP_COLLECTOR_URL (port 0: any free one).
+    /// let collector = LocalCollector::bind("127.0.0.1:0")?;
+    /// assert_eq!(collector.addr().ip().to_string(), "127.0.0.1");
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn bind(addr: impl ToSocketAddrs) -> Result<LocalCollector, crate::Error> {
         let listener = TcpListener::bind(addr).map_err(cannot_listen)?;
         #[cfg(feature = "grpc")]
@@ -212,7 +360,22 @@ impl LocalCollector {
 
     /// Starts a collector with its HTTP server on `http` and its gRPC server on `grpc`
     /// (to restart one on the same ports, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    ///
+    /// let first = LocalCollector::bind_with_grpc("127.0.0.1:0", "127.0.0.1:0")?;
+    /// let (http, grpc) = (first.addr(), first.grpc_addr());
+    /// drop(first);
+    /// // A collector restarted on the same ports: tracers keep their URLs.
+    /// let second = LocalCollector::bind_with_grpc(http, grpc)?;
+    /// assert_eq!((second.addr(), second.grpc_addr()), (http, grpc));
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     #[cfg(feature = "grpc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
     pub fn bind_with_grpc(
         http: impl ToSocketAddrs,
         grpc: impl ToSocketAddrs,
@@ -256,36 +419,116 @@ impl LocalCollector {
     }
 
     /// The address it listens on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let collector = lightstep::collector::LocalCollector::start()?;
+    /// assert!(collector.addr().ip().is_loopback());
+    /// assert_ne!(collector.addr().port(), 0);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.server.addr()
     }
 
     /// The URL to give [`Options::collector_url`](crate::Options::collector_url).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let collector = lightstep::collector::LocalCollector::start()?;
+    /// assert_eq!(collector.url(), format!("http://{}", collector.addr()));
+    /// let options = lightstep::Options::new("token").collector_url(collector.url());
+    /// # drop(options);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn url(&self) -> String {
         format!("http://{}", self.addr())
     }
 
     /// The address its gRPC server listens on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let collector = lightstep::collector::LocalCollector::start()?;
+    /// assert_ne!(collector.grpc_addr().port(), collector.addr().port());
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     #[cfg(feature = "grpc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc.addr()
     }
 
     /// The URL to give [`Options::collector_url`](crate::Options::collector_url) with
     /// [`Options::use_grpc`](crate::Options::use_grpc) (plaintext HTTP/2).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").use_grpc().collector_url(collector.grpc_url()))?;
+    /// tracer.span("over-grpc").start().finish();
+    /// tracer.flush(Duration::from_secs(10))?;
+    /// assert!(collector.reports()[0].grpc);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     #[cfg(feature = "grpc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
     pub fn grpc_url(&self) -> String {
         format!("http://{}", self.grpc_addr())
     }
 
     /// Shows `fault` from now on (for new connections, in the case of
     /// [`Fault::Blackhole`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// use lightstep::collector::Fault;
+    ///
+    /// collector.set_fault(Fault::Garbage); // 200, with a body that is not a ReportResponse
+    /// tracer.span("kept").start().finish();
+    /// let _ = tracer.flush(Duration::from_secs(5));
+    /// collector.set_fault(Fault::None);
+    /// assert_eq!(collector.reports()[0].request.spans.len(), 1);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn set_fault(&self, fault: Fault) {
         lock(&self.shared.behaviour).fault = fault;
     }
 
     /// Answers 401 (gRPC: `UNAUTHENTICATED`) to reports that carry another token (in the
     /// header or metadata, or in the body).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// collector.require_token("the-right-token");
+    /// tracer.span("refused").start().finish();
+    /// assert!(tracer.flush(Duration::from_secs(5)).is_err());
+    /// assert_eq!(collector.reports()[0].status, 401);
+    /// assert_eq!(collector.span_count(), 0);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn require_token(&self, token: impl Into<String>) {
         lock(&self.shared.behaviour).required_token = Some(token.into());
     }
@@ -296,6 +539,25 @@ impl LocalCollector {
     /// `UNAUTHENTICATED`, 403 `PERMISSION_DENIED`, 404 `UNIMPLEMENTED`, 429, 502, 503 and
     /// 504 `UNAVAILABLE`, 400 and 500 `INTERNAL`, 408 `DEADLINE_EXCEEDED`, 413
     /// `RESOURCE_EXHAUSTED`, any other `UNKNOWN`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// collector.fail_next(1, 503);
+    /// tracer.span("retried").start().finish();
+    /// assert!(tracer.flush(Duration::from_secs(5)).is_err()); // the 503
+    /// tracer.flush(Duration::from_secs(5))?; // sent again, and accepted
+    /// let statuses: Vec<u16> = collector.reports().iter().map(|r| r.status).collect();
+    /// assert_eq!(statuses, [503, 200]);
+    /// assert_eq!(collector.span_count(), 1);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn fail_next(&self, count: usize, status: u16) {
         self.fail_next_with(count, status, &[]);
     }
@@ -331,21 +593,92 @@ impl LocalCollector {
     }
 
     /// Sends the `disable` command in every response from now on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// collector.send_disable();
+    /// tracer.span("last").start().finish();
+    /// tracer.flush(Duration::from_secs(5))?; // accepted, with the `disable` command
+    /// tracer.span("never-sent").start().finish();
+    /// assert!(tracer.flush(Duration::from_secs(5)).is_err()); // the tracer is disabled
+    /// assert_eq!(collector.span_count(), 1);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn send_disable(&self) {
         lock(&self.shared.behaviour).disable = true;
     }
 
     /// Calls `callback` for each report as it arrives (on the collector's thread).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// let (sizes, received) = std::sync::mpsc::channel();
+    /// collector.on_report(move |report| {
+    ///     let _ = sizes.send(report.body_bytes);
+    /// });
+    /// tracer.span("work").start().finish();
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// assert!(received.recv_timeout(Duration::from_secs(5)).is_ok_and(|bytes| bytes > 0));
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn on_report(&self, callback: impl Fn(&ReceivedReport) + Send + 'static) {
         *lock(&self.shared.on_report) = Some(Box::new(callback));
     }
 
     /// Every report received so far, in arrival order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// assert!(collector.reports().is_empty());
+    /// tracer.span("work").start().finish();
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// let reports = collector.reports();
+    /// assert_eq!(reports.len(), 1);
+    /// assert_eq!(reports[0].request.spans[0].operation_name, "work");
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn reports(&self) -> Vec<ReceivedReport> {
         lock(&self.shared.received).clone()
     }
 
     /// Every metrics report (`POST /metrics`) received so far, in arrival order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// // Span reports are not metrics: system metrics are off by default.
+    /// tracer.span("work").start().finish();
+    /// tracer.close(Duration::from_secs(5))?;
+    /// assert!(collector.metrics().is_empty());
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn metrics(&self) -> Vec<ReceivedMetrics> {
         lock(&self.shared.metrics).clone()
     }
@@ -360,6 +693,25 @@ impl LocalCollector {
     }
 
     /// The spans of every accepted report, in arrival order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// {
+    ///     let parent = tracer.span("parent").start();
+    ///     tracer.span("child").child_of(parent.context()).start().finish();
+    /// }
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// let names: Vec<String> = collector.spans().into_iter().map(|s| s.operation_name).collect();
+    /// assert_eq!(names, ["child", "parent"]); // finish order
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn spans(&self) -> Vec<crate::proto::collector::Span> {
         lock(&self.shared.received)
             .iter()
@@ -369,11 +721,43 @@ impl LocalCollector {
     }
 
     /// The number of spans in accepted reports.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// for _ in 0..3 {
+    ///     tracer.span("work").start().finish();
+    /// }
+    /// tracer.flush(Duration::from_secs(5))?;
+    /// assert_eq!(collector.span_count(), 3);
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn span_count(&self) -> usize {
         accepted_spans(&lock(&self.shared.received))
     }
 
     /// Waits until at least `count` spans were accepted, or `timeout` passes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::collector::LocalCollector;
+    /// use lightstep::{Options, Tracer};
+    /// use std::time::Duration;
+    ///
+    /// let collector = LocalCollector::start()?;
+    /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+    /// tracer.span("work").start().finish();
+    /// // No flush: the reporter thread sends on its own timer.
+    /// assert!(collector.wait_for_spans(1, Duration::from_secs(10)));
+    /// # Ok::<(), lightstep::Error>(())
+    /// ```
     pub fn wait_for_spans(&self, count: usize, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut received = lock(&self.shared.received);

@@ -7,9 +7,29 @@ use std::fmt::Write;
 /// Renders spans as one tree per trace: each span under its parent, children in start
 /// order, with duration, tags and logs.
 ///
+/// # Examples
+///
 /// ```
-/// use lightstep::collector::render_trace_tree;
+/// use lightstep::collector::{render_trace_tree, LocalCollector};
+/// use lightstep::{Options, Tracer};
+/// use std::time::Duration;
+///
+/// let collector = LocalCollector::start()?;
+/// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
+/// {
+///     let _request = tracer.span("handle_request").tag("user.id", 42).start_active();
+///     let _query = tracer.span("db.query").start();
+/// }
+/// tracer.flush(Duration::from_secs(5))?;
+/// let tree = render_trace_tree(&collector.spans());
+/// println!("{tree}");
+/// // trace 1f0c…
+/// // └─ handle_request (…)  user.id=42
+/// //    └─ db.query (…)
+/// assert!(tree.contains("└─ handle_request") && tree.contains("user.id=42"));
+/// assert!(tree.contains("   └─ db.query"));
 /// assert_eq!(render_trace_tree(&[]), "");
+/// # Ok::<(), lightstep::Error>(())
 /// ```
 pub fn render_trace_tree(spans: &[Span]) -> String {
     let mut traces: BTreeMap<u64, Vec<&Span>> = BTreeMap::new();

@@ -112,6 +112,7 @@ impl Extractor for BTreeMap<String, String> {
 /// header name, or a value that is not a valid header value (control characters), is left
 /// out; UTF-8 values are kept.
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl Injector for http::HeaderMap {
     fn set(&mut self, key: &str, value: String) {
         if let (Ok(name), Ok(value)) = (
@@ -126,6 +127,7 @@ impl Injector for http::HeaderMap {
 /// Values are read as UTF-8 (not only visible ASCII, as `HeaderValue::to_str` would), so
 /// UTF-8 baggage survives; of a repeated header, the first value counts.
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl Extractor for http::HeaderMap {
     fn get(&self, key: &str) -> Option<&str> {
         http::HeaderMap::get(self, key).and_then(|v| std::str::from_utf8(v.as_bytes()).ok())

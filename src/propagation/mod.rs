@@ -69,6 +69,14 @@ pub enum Propagator {
 
 impl Propagator {
     /// The name [`FromStr`] reads and `LIGHTSTEP_PROPAGATORS` lists.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lightstep::Propagator;
+    /// assert_eq!(Propagator::TraceContext.name(), "tracecontext");
+    /// assert_eq!(Propagator::TraceContext.name().parse(), Ok(Propagator::TraceContext));
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Propagator::LightStep => "lightstep",

@@ -86,7 +86,7 @@ pub(crate) enum Control {
     /// Stop reporting and discard what is held.
     Disable,
     /// Make the reporter thread panic, to test that a panic is contained.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "collector"))]
     Panic,
 }
 
@@ -215,7 +215,7 @@ impl Reporter {
                         return;
                     }
                     Ok(Control::Disable) => return self.disable(),
-                    #[cfg(test)]
+                    #[cfg(all(test, feature = "collector"))]
                     Ok(Control::Panic) => panic!("injected reporter panic"),
                     Err(_) => return self.last_report(),
                 },

@@ -78,8 +78,10 @@ pub fn eventually(mut condition: impl FnMut() -> bool) -> bool {
     condition()
 }
 
-/// Waits until `count` (of events recorded) stops changing for 100 ms.
+/// Waits until `count` (of events recorded) stops changing for 100 ms; panics if it is
+/// still changing after `WAIT`, rather than hanging the test run.
 pub fn settle(count: impl Fn() -> usize) {
+    let deadline = std::time::Instant::now() + WAIT;
     let mut last = count();
     loop {
         std::thread::sleep(Duration::from_millis(100));
@@ -87,6 +89,10 @@ pub fn settle(count: impl Fn() -> usize) {
         if now == last {
             return;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the count never settled within {WAIT:?} (last {last}, now {now})"
+        );
         last = now;
     }
 }
