@@ -1,6 +1,8 @@
 //! The LightStep (OpenTracing basic tracer) text-map / HTTP-header format.
 //!
-//! `ot-tracer-traceid` and `ot-tracer-spanid` are lower-case hex without padding (64 bits),
+//! `ot-tracer-traceid` and `ot-tracer-spanid` are lower-case hex without padding (64 bits)
+//! on inject; extract also reads them zero-padded up to 32 digits (as a LightStep tracer
+//! writes an id it received shorter than 16 digits) whenever the value fits in 64 bits.
 //! `ot-tracer-sampled` is `true`/`false` (`1`/`0`, which the C++ tracer writes, is read
 //! too), and each baggage item is `ot-baggage-<key>` with the value verbatim. Keys are
 //! matched without regard to case; baggage keys come back in lower case. No tracer key at

@@ -56,10 +56,12 @@ pub(crate) const MAX_BAGGAGE_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Propagator {
-    /// `ot-tracer-traceid`, `ot-tracer-spanid` (unpadded lower-case hex, 64 bits),
-    /// `ot-tracer-sampled` (`true`/`false`; `1`/`0` also read), `ot-baggage-*`.
+    /// `ot-tracer-traceid`, `ot-tracer-spanid` (written as unpadded lower-case hex, 64
+    /// bits; read with leading zeros too, up to 32 digits, when the value fits in 64
+    /// bits), `ot-tracer-sampled` (`true`/`false`; `1`/`0` also read), `ot-baggage-*`.
     LightStep,
-    /// `x-b3-traceid` (16 or 32 hex digits; 1 to 32 read), `x-b3-spanid`, `x-b3-sampled`
+    /// `x-b3-traceid` (16 or 32 hex digits; 1 to 32 read, zero-padded or not),
+    /// `x-b3-spanid` (16 digits; 1 to 32 read when the value fits in 64 bits), `x-b3-sampled`
     /// (`1`/`0`), `ot-baggage-*`; the single `b3` header is read too.
     B3,
     /// W3C `traceparent` (version `00`) and `tracestate` (passed through unchanged),

@@ -48,7 +48,7 @@ fn lower_hex(text: &str, digits: usize, what: &str) -> Result<u128, Error> {
             excerpt(text)
         )));
     }
-    hex::parse(text, digits).map_err(|e| bad(format!("{what}: {e}: {}", excerpt(text))))
+    hex::parse(text, 128).map_err(|e| bad(format!("{what}: {e}: {}", excerpt(text))))
 }
 
 pub(crate) fn extract(carrier: &impl Extractor) -> Result<Option<SpanContext>, Error> {
