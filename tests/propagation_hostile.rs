@@ -231,13 +231,13 @@ fn corrupt_text_carriers_give_the_documented_verdicts() {
             "too many baggage items",
             "ls",
             with_ids(many_items.clone()),
-            Corrupt("lightstep", "ot-baggage-*", "more than 1024 baggage items"),
+            Found(0xab, 0xcd), // the baggage past the limit is dropped
         ),
         (
             "too much baggage",
             "ls",
             with_ids(vec![("ot-baggage-big".into(), big.clone())]),
-            Corrupt("lightstep", "ot-baggage-*", "more than 65536 bytes"),
+            Found(0xab, 0xcd),
         ),
         (
             "baggage at the item limit",
@@ -483,7 +483,7 @@ fn corrupt_text_carriers_give_the_documented_verdicts() {
             "w3c: huge baggage",
             "w3c",
             map(&[("traceparent", TRACEPARENT), ("ot-baggage-big", &big)]),
-            Corrupt("tracecontext", "ot-baggage-*", "more than 65536 bytes"),
+            Found(0x8448eb211c80319c, 0xb7ad6b7169203331),
         ),
         (
             "w3c: over-long tracestate is dropped",
@@ -638,7 +638,7 @@ fn corrupt_binary_carriers_give_the_documented_verdicts() {
         (
             "huge baggage",
             huge,
-            Corrupt("lightstep binary", "ot-baggage-*", "more than 65536 bytes"),
+            Found(0xf1e2d3c4b5a69788, 0xff), // the item past the limit is dropped
         ),
         (
             "a huge length in a field",

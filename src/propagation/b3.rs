@@ -83,7 +83,7 @@ pub(crate) fn extract(carrier: &impl Extractor) -> Result<Option<SpanContext>, E
     if let Some(single) = get(carrier, FORMAT, SINGLE)? {
         match extract_single(single)? {
             Single::Context(mut context) => {
-                lightstep::extract_baggage(carrier, FORMAT, &mut context)?;
+                lightstep::extract_baggage(carrier, FORMAT, &mut context);
                 return Ok(Some(context));
             }
             Single::Decision(sampled) => decision = Some(sampled),
@@ -118,7 +118,7 @@ pub(crate) fn extract(carrier: &impl Extractor) -> Result<Option<SpanContext>, E
         None => decision.unwrap_or(true),
     };
     let mut context = SpanContext::from_ids(high, low, span_id, debug || sampled);
-    lightstep::extract_baggage(carrier, FORMAT, &mut context)?;
+    lightstep::extract_baggage(carrier, FORMAT, &mut context);
     Ok(Some(context))
 }
 

@@ -123,13 +123,17 @@ pub(crate) fn extract(carrier: &[u8]) -> Result<Option<SpanContext>, Error> {
         return Err(Error::corrupted(FORMAT, "span_id", "id is zero"));
     }
     let mut context = SpanContext::from_ids(0, basic.trace_id, basic.span_id, basic.sampled);
+    // Protobuf maps have no order: read the items in key order, so the ones kept within
+    // the baggage limits are always the same.
+    let mut items: Vec<(String, String)> = basic.baggage_items.into_iter().collect();
+    items.sort_unstable();
     let mut budget = BaggageBudget::default();
-    for (key, value) in &basic.baggage_items {
-        budget.take(FORMAT, key, value)?;
+    for (key, value) in items {
+        if budget.admit(&key, &value) {
+            context.set_baggage_item(key, value);
+        }
     }
-    for (key, value) in basic.baggage_items {
-        context.set_baggage_item(key, value);
-    }
+    budget.report(FORMAT);
     Ok(Some(context))
 }
 

@@ -24,8 +24,9 @@ pub trait Injector {
 /// A carrier that span contexts can be read from.
 ///
 /// Only [`pairs`](Extractor::pairs) is required; [`get`](Extractor::get) defaults to a
-/// case-insensitive search through it. Extraction reads at most 1024 baggage items and
-/// 64 KiB of baggage; a carrier with more is reported as corrupt.
+/// case-insensitive search through it. Extraction keeps at most 1024 baggage items and
+/// 64 KiB of baggage; what a carrier has beyond that is dropped (the context is kept) and
+/// reported with an [`Event::BaggageDropped`](crate::Event::BaggageDropped).
 ///
 /// ```
 /// use std::collections::HashMap;

@@ -38,22 +38,21 @@ pub(crate) fn inject_baggage(context: &SpanContext, carrier: &mut impl Injector)
 }
 
 /// Reads `ot-baggage-*` items (keys lower-cased) into `context`, within the baggage
-/// limits.
+/// limits: items past them are dropped, with an event.
 pub(crate) fn extract_baggage(
     carrier: &impl Extractor,
     format: &'static str,
     context: &mut SpanContext,
-) -> Result<(), Error> {
+) {
     let mut budget = BaggageBudget::default();
     for (key, value) in carrier.pairs() {
         if let Some(name) = strip_prefix_ignore_case(key, BAGGAGE_PREFIX) {
-            if !name.is_empty() {
-                budget.take(format, name, value)?;
+            if !name.is_empty() && budget.admit(name, value) {
                 context.set_baggage_item(name.to_ascii_lowercase(), value.to_owned());
             }
         }
     }
-    Ok(())
+    budget.report(format);
 }
 
 fn has_baggage(carrier: &impl Extractor) -> bool {
@@ -115,6 +114,6 @@ pub(crate) fn extract(carrier: &impl Extractor) -> Result<Option<SpanContext>, E
         )
     })?;
     let mut context = SpanContext::from_ids(0, trace_id, span_id, sampled);
-    extract_baggage(carrier, FORMAT, &mut context)?;
+    extract_baggage(carrier, FORMAT, &mut context);
     Ok(Some(context))
 }

@@ -4,8 +4,9 @@
 //! Extraction never panics on any input. It answers `Ok(None)` when the carrier holds no
 //! context of the format, and [`Error::SpanContextCorrupted`] (naming the format and the
 //! key) when it holds one that cannot be read: a missing companion key, a malformed or
-//! zero id, a value that is not text, or more baggage than [`MAX_BAGGAGE_ITEMS`] items or
-//! [`MAX_BAGGAGE_BYTES`] bytes.
+//! zero id, or an id or sampling value that is not text. Only the ids decide whether a
+//! context is usable: baggage beyond [`MAX_BAGGAGE_ITEMS`] items or [`MAX_BAGGAGE_BYTES`]
+//! bytes is dropped, the context kept, and an [`Event::BaggageDropped`] emitted.
 
 pub(crate) mod b3;
 pub(crate) mod base64;
@@ -18,15 +19,16 @@ pub(crate) mod trace_context;
 pub use carrier::{Extractor, Injector};
 
 use crate::context::SpanContext;
+use crate::event::{BaggageDropped, Event};
 use crate::Error;
 use std::fmt;
 use std::str::FromStr;
 
-/// The most baggage items an extracted context may carry; more is a corrupt carrier.
+/// The most baggage items an extracted context keeps; more are dropped.
 pub(crate) const MAX_BAGGAGE_ITEMS: usize = 1024;
 
-/// The most bytes of baggage (keys plus values) an extracted context may carry; more is
-/// a corrupt carrier. Baggage travels with every request of a trace, so a hostile caller
+/// The most bytes of baggage (keys plus values) an extracted context keeps; items past
+/// it are dropped. Baggage travels with every request of a trace, so a hostile caller
 /// must not be able to make it arbitrarily large.
 pub(crate) const MAX_BAGGAGE_BYTES: usize = 64 * 1024;
 
@@ -198,38 +200,46 @@ pub(crate) fn split_trace_id(id: u128) -> Result<(u64, u64), &'static str> {
     Ok((high, low))
 }
 
-/// Counts baggage against the limits as items are added.
+/// Counts baggage against the limits as an extracted context's items are read; what
+/// would pass them is dropped (the ids alone decide whether a context is usable), and
+/// [`report`](BaggageBudget::report) says so with an [`Event::BaggageDropped`].
 #[derive(Default)]
 pub(crate) struct BaggageBudget {
     items: usize,
     bytes: usize,
+    dropped: usize,
+    reason: Option<&'static str>,
 }
 
 impl BaggageBudget {
-    /// Takes one item into account; an error once the limits are passed.
-    pub(crate) fn take(
-        &mut self,
-        format: &'static str,
-        key: &str,
-        value: &str,
-    ) -> Result<(), Error> {
-        self.items += 1;
-        self.bytes = self.bytes.saturating_add(key.len() + value.len());
-        if self.items > MAX_BAGGAGE_ITEMS {
-            return Err(Error::corrupted(
+    /// Whether one more item (of this key and value) fits within the limits; if not, it
+    /// is counted dropped.
+    pub(crate) fn admit(&mut self, key: &str, value: &str) -> bool {
+        let size = key.len().saturating_add(value.len());
+        let reason = if self.items >= MAX_BAGGAGE_ITEMS {
+            "more than 1024 baggage items"
+        } else if self.bytes.saturating_add(size) > MAX_BAGGAGE_BYTES {
+            "more than 65536 bytes of baggage"
+        } else {
+            self.items += 1;
+            self.bytes += size;
+            return true;
+        };
+        self.dropped += 1;
+        self.reason.get_or_insert(reason);
+        false
+    }
+
+    /// Emits an [`Event::BaggageDropped`] if any item was dropped.
+    pub(crate) fn report(self, format: &'static str) {
+        if let Some(reason) = self.reason {
+            crate::event::emit(Event::BaggageDropped(BaggageDropped {
                 format,
-                "ot-baggage-*",
-                format!("more than {MAX_BAGGAGE_ITEMS} baggage items"),
-            ));
+                dropped_items: self.dropped,
+                kept_items: self.items,
+                reason,
+            }));
         }
-        if self.bytes > MAX_BAGGAGE_BYTES {
-            return Err(Error::corrupted(
-                format,
-                "ot-baggage-*",
-                format!("more than {MAX_BAGGAGE_BYTES} bytes of baggage"),
-            ));
-        }
-        Ok(())
     }
 }
 

@@ -90,6 +90,6 @@ pub(crate) fn extract(carrier: &impl Extractor) -> Result<Option<SpanContext>, E
             context.tracestate = Some(state.into());
         }
     }
-    lightstep::extract_baggage(carrier, FORMAT, &mut context)?;
+    lightstep::extract_baggage(carrier, FORMAT, &mut context);
     Ok(Some(context))
 }
