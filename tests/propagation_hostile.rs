@@ -720,7 +720,7 @@ fn header_values_that_are_not_text_are_reported() {
             headers(&[("b3", b"\x80")]),
             Corrupt("b3", "b3", "not UTF-8"),
         ),
-        // Baggage that is not text is left out, as `Extractor::pairs` documents.
+        // Baggage that is not UTF-8 is read as ISO-8859-1, as HTTP/1.1 reads headers.
         (
             LS,
             headers(&[
@@ -729,6 +729,7 @@ fn header_values_that_are_not_text_are_reported() {
                 ("ot-tracer-sampled", b"1"),
                 ("ot-baggage-bad", b"\xff"),
                 ("ot-baggage-good", b"\xc3\xa9"),
+                ("ot-baggage-latin", b"caf\xe9 cr\xe8me"),
             ]),
             Found(1, 2),
         ),
@@ -737,8 +738,9 @@ fn header_values_that_are_not_text_are_reported() {
         let tracer = tracer(&collector, stack);
         let result = tracer.extract(carrier);
         if let Ok(Some(context)) = &result {
-            assert_eq!(context.baggage_item("bad"), None);
+            assert_eq!(context.baggage_item("bad"), Some("ÿ"));
             assert_eq!(context.baggage_item("good"), Some("é"));
+            assert_eq!(context.baggage_item("latin"), Some("café crème"));
         }
         check(&format!("header case {i}"), result, expected);
     }

@@ -45,10 +45,10 @@ pub(crate) fn extract_baggage(
     context: &mut SpanContext,
 ) {
     let mut budget = BaggageBudget::default();
-    for (key, value) in carrier.pairs() {
+    for (key, value) in carrier.decoded_pairs() {
         if let Some(name) = strip_prefix_ignore_case(key, BAGGAGE_PREFIX) {
-            if !name.is_empty() && budget.admit(name, value) {
-                context.set_baggage_item(name.to_ascii_lowercase(), value.to_owned());
+            if !name.is_empty() && budget.admit(name, &value) {
+                context.set_baggage_item(name.to_ascii_lowercase(), value.into_owned());
             }
         }
     }
@@ -57,7 +57,7 @@ pub(crate) fn extract_baggage(
 
 fn has_baggage(carrier: &impl Extractor) -> bool {
     carrier
-        .pairs()
+        .decoded_pairs()
         .any(|(key, _)| strip_prefix_ignore_case(key, BAGGAGE_PREFIX).is_some())
 }
 
