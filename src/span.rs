@@ -56,7 +56,7 @@ impl<'t> SpanBuilder<'t> {
         }
         self.references.push(Reference {
             relationship,
-            trace_id: other.trace_id,
+            trace_id: other.trace_id(),
             span_id: other.span_id,
         });
         self
@@ -110,7 +110,7 @@ impl<'t> SpanBuilder<'t> {
             parent = active::current();
             parent_reference = parent.as_ref().map(|p| Reference {
                 relationship: Relationship::ChildOf,
-                trace_id: p.trace_id,
+                trace_id: p.trace_id(),
                 span_id: p.span_id,
             });
         }
@@ -119,7 +119,10 @@ impl<'t> SpanBuilder<'t> {
                 span_id: next_id(),
                 ..parent
             },
-            None => SpanContext::from_ids(0, next_id(), next_id(), true),
+            None => SpanContext {
+                random_trace_id: true,
+                ..SpanContext::from_ids(0, next_id(), next_id(), true)
+            },
         };
         if !context.sampled {
             return Span {
@@ -298,7 +301,7 @@ impl Span {
         if let Some(record) = self.recording() {
             let reference = Reference {
                 relationship: Relationship::FollowsFrom,
-                trace_id: cause.trace_id,
+                trace_id: cause.trace_id(),
                 span_id: cause.span_id,
             };
             match record.parent {

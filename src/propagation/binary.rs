@@ -36,7 +36,7 @@ pub(crate) fn inject(context: &SpanContext) -> Vec<u8> {
 fn encode_carrier(context: &SpanContext) -> Vec<u8> {
     let mut basic = Vec::with_capacity(32);
     basic.push(0x09); // field 1, fixed64
-    basic.extend_from_slice(&context.trace_id.to_le_bytes());
+    basic.extend_from_slice(&context.trace_id().to_le_bytes());
     basic.push(0x11); // field 2, fixed64
     basic.extend_from_slice(&context.span_id.to_le_bytes());
     if context.sampled {

@@ -20,7 +20,7 @@ const SAMPLED: &str = "ot-tracer-sampled";
 pub(crate) const BAGGAGE_PREFIX: &str = "ot-baggage-";
 
 pub(crate) fn inject(context: &SpanContext, carrier: &mut impl Injector) {
-    carrier.set(TRACE_ID, format!("{:x}", context.trace_id));
+    carrier.set(TRACE_ID, format!("{:x}", context.trace_id()));
     carrier.set(SPAN_ID, format!("{:x}", context.span_id));
     carrier.set(
         SAMPLED,

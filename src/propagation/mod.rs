@@ -155,9 +155,9 @@ pub(crate) fn extract(
     }
 }
 
-/// Whether a context can be propagated: both ids non-zero.
+/// Whether a context can be propagated: a non-zero trace id and span id.
 pub(crate) fn is_valid(context: &SpanContext) -> bool {
-    context.trace_id != 0 && context.span_id != 0
+    context.trace_id() != 0 && context.span_id != 0
 }
 
 /// The value of `key`, or an error if the key is there with a value that is not text.
@@ -187,17 +187,14 @@ pub(crate) fn excerpt(value: &str) -> String {
     }
 }
 
-/// Splits a 128-bit trace id into (high, low) halves. The low half is what LightStep
-/// reports, so it must not be zero.
+/// Splits a 128-bit trace id into (high, low) halves; only an all-zero id is refused. (A
+/// zero low half is reported to LightStep as the high half: see
+/// [`SpanContext::trace_id`].)
 pub(crate) fn split_trace_id(id: u128) -> Result<(u64, u64), &'static str> {
-    let (high, low) = ((id >> 64) as u64, id as u64);
-    if low == 0 {
-        if high == 0 {
-            return Err("trace id is zero");
-        }
-        return Err("the low 64 bits of the trace id (the part LightStep reports) are zero");
+    if id == 0 {
+        return Err("trace id is zero");
     }
-    Ok((high, low))
+    Ok(((id >> 64) as u64, id as u64))
 }
 
 /// Counts baggage against the limits as an extracted context's items are read; what
@@ -267,10 +264,10 @@ mod tests {
     }
 
     #[test]
-    fn trace_ids_split_with_a_non_zero_low_half() {
+    fn trace_ids_split_unless_all_zero() {
         assert_eq!(split_trace_id(5), Ok((0, 5)));
         assert_eq!(split_trace_id((7 << 64) | 5), Ok((7, 5)));
         assert!(split_trace_id(0).is_err());
-        assert!(split_trace_id(7 << 64).is_err());
+        assert_eq!(split_trace_id(7 << 64), Ok((7, 0)));
     }
 }
