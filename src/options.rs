@@ -102,7 +102,10 @@ impl Options {
     /// | `LIGHTSTEP_PROPAGATORS` | comma list of `lightstep`, `b3`, `tracecontext` |
     /// | `LIGHTSTEP_TAGS` | reporter tags as `k=v,k=v` |
     ///
-    /// A bad value is an [`Error::InvalidOption`] naming the variable.
+    /// A bad value is an [`Error::InvalidOption`] naming the variable: a token that is
+    /// missing (LightStep's collector needs one) or bad names `LIGHTSTEP_ACCESS_TOKEN`, and
+    /// `LIGHTSTEP_TRANSPORT=grpc` in a build without the `grpc` feature names
+    /// `LIGHTSTEP_TRANSPORT`.
     pub fn from_env() -> Result<Options, Error> {
         Options::from_lookup(|name| std::env::var_os(name))
     }
@@ -130,6 +133,8 @@ impl Options {
         if let Some(transport) = var("LIGHTSTEP_TRANSPORT")? {
             options = match transport.trim().to_ascii_lowercase().as_str() {
                 "http" => options.use_http(),
+                #[cfg(not(feature = "grpc"))]
+                "grpc" => return Err(Error::invalid("LIGHTSTEP_TRANSPORT", GRPC_UNAVAILABLE)),
                 "grpc" => options.use_grpc(),
                 _ => {
                     return Err(Error::invalid(
@@ -175,7 +180,14 @@ impl Options {
                 options = options.tag(key.to_owned(), value.trim().to_owned());
             }
         }
-        Ok(options)
+        // The token's own checks, named after the variable it came from.
+        match options.validate() {
+            Err(Error::InvalidOption {
+                option: "access_token",
+                reason,
+            }) => Err(Error::invalid("LIGHTSTEP_ACCESS_TOKEN", reason)),
+            _ => Ok(options),
+        }
     }
 
     /// The service name reported as `lightstep.component_name`. Default: the executable's name.
@@ -468,12 +480,13 @@ impl fmt::Debug for Options {
 /// The refusal of `use_grpc()` in a build without the `grpc` feature.
 #[cfg(not(feature = "grpc"))]
 pub(crate) fn grpc_unavailable() -> Error {
-    Error::invalid(
-        "use_grpc",
-        "the gRPC transport needs the cargo feature `grpc` of the `lightstep` crate, which this build lacks \
-         (enable it in Cargo.toml: `lightstep = { version = \"0.1\", features = [\"grpc\"] }`)",
-    )
+    Error::invalid("use_grpc", GRPC_UNAVAILABLE)
 }
+
+/// Why gRPC cannot be used in a build without the `grpc` feature.
+#[cfg(not(feature = "grpc"))]
+const GRPC_UNAVAILABLE: &str = "the gRPC transport needs the cargo feature `grpc` of the `lightstep` crate, which this build lacks \
+     (enable it in Cargo.toml: `lightstep = { version = \"0.1\", features = [\"grpc\"] }`)";
 
 /// A collector URL taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -632,6 +645,54 @@ mod tests {
             assert!(text.contains(name), "{text}");
             assert!(!text.contains("secret-token"), "{text}");
         }
+    }
+
+    #[test]
+    fn a_missing_or_bad_token_names_its_variable() {
+        for pairs in [
+            &[][..],
+            &[("LIGHTSTEP_ACCESS_TOKEN", " ")][..],
+            &[("LIGHTSTEP_ACCESS_TOKEN", "secret\u{7}token")][..],
+            &[
+                ("LIGHTSTEP_ACCESS_TOKEN", "secret\ntoken"),
+                ("LIGHTSTEP_COLLECTOR_URL", "http://127.0.0.1:1"),
+            ][..],
+        ] {
+            let err = env(pairs).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidOption {
+                        option: "LIGHTSTEP_ACCESS_TOKEN",
+                        ..
+                    }
+                ),
+                "{pairs:?}: {err:?}"
+            );
+            assert!(!err.to_string().contains("secret"), "{err}");
+        }
+        // A local collector needs no token.
+        env(&[("LIGHTSTEP_COLLECTOR_URL", "http://127.0.0.1:1")]).unwrap();
+    }
+
+    #[cfg(not(feature = "grpc"))]
+    #[test]
+    fn a_transport_not_compiled_in_names_its_variable() {
+        let err = env(&[
+            ("LIGHTSTEP_ACCESS_TOKEN", "t"),
+            ("LIGHTSTEP_TRANSPORT", "grpc"),
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::InvalidOption {
+                    option: "LIGHTSTEP_TRANSPORT",
+                    reason,
+                } if reason.contains("feature `grpc`")
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
