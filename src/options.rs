@@ -48,6 +48,7 @@ pub struct Options {
     pub(crate) max_report_bytes: usize,
     pub(crate) system_metrics: bool,
     pub(crate) system_metrics_interval: Duration,
+    pub(crate) report_command_line: bool,
 }
 
 impl Options {
@@ -88,6 +89,7 @@ impl Options {
             max_report_bytes: Self::DEFAULT_MAX_REPORT_BYTES,
             system_metrics: false,
             system_metrics_interval: Self::DEFAULT_SYSTEM_METRICS_INTERVAL,
+            report_command_line: false,
         }
     }
 
@@ -347,6 +349,15 @@ impl Options {
         self
     }
 
+    /// Whether to send the process's command line as the reporter tag
+    /// `lightstep.command_line` (with any copy of the access token masked). Default
+    /// `false`: a command line can carry secrets (`--password hunter2`), and they would
+    /// go to the collector with every report.
+    pub fn report_command_line(mut self, report: bool) -> Self {
+        self.report_command_line = report;
+        self
+    }
+
     /// Checks every setting; called by `init` and `Tracer::new`.
     pub(crate) fn validate(&self) -> Result<(), Error> {
         let url = parse_collector_url(&self.collector_url)
@@ -473,6 +484,7 @@ impl fmt::Debug for Options {
             .field("max_report_bytes", &self.max_report_bytes)
             .field("system_metrics", &self.system_metrics)
             .field("system_metrics_interval", &self.system_metrics_interval)
+            .field("report_command_line", &self.report_command_line)
             .finish()
     }
 }
