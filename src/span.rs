@@ -183,7 +183,9 @@ static NOOP_CONTEXT: SpanContext = SpanContext::from_ids(0, 0, 0, false);
 
 /// A span: a named, timed operation in a trace.
 ///
-/// Finish it with [`finish`](Span::finish); dropping an unfinished span finishes it.
+/// Finish it with [`finish`](Span::finish); dropping an unfinished span finishes it. A
+/// span dropped unfinished while its thread unwinds from a panic is finished with the tag
+/// `error = true` and a log `event = "panic"`.
 ///
 /// ```
 /// let tracer = lightstep::global();
@@ -343,10 +345,31 @@ impl Span {
     }
 }
 
+impl Span {
+    /// Marks the span as cut short by a panic: the tag `error = true` and a log
+    /// `event = "panic"`.
+    pub(crate) fn record_panic(&mut self) {
+        if let Some(record) = self.recording() {
+            record.tags.push(("error".into(), Value::Bool(true)));
+            self.log_event("panic");
+        }
+    }
+
+    /// Finishes the span when its owner drops it; dropped while the thread unwinds, it
+    /// is marked with [`record_panic`](Span::record_panic) first.
+    #[inline]
+    fn finish_on_drop(&mut self) {
+        if matches!(self.state, State::Recording(_)) && std::thread::panicking() {
+            self.record_panic();
+        }
+        self.finish();
+    }
+}
+
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
-        self.finish();
+        self.finish_on_drop();
     }
 }
 
@@ -354,7 +377,8 @@ impl Drop for Span {
 ///
 /// Spans started on the same thread while it is alive become its children. Dropping the
 /// guard finishes the span and restores the previous active span, even when guards are
-/// dropped out of order. Derefs to [`Span`].
+/// dropped out of order; dropped by a panic's unwinding, the span is finished with the tag
+/// `error = true` and a log `event = "panic"`. Derefs to [`Span`].
 ///
 /// ```
 /// let tracer = lightstep::global();
@@ -410,7 +434,7 @@ impl Drop for ActiveSpan {
         if !matches!(self.span.state, State::Noop) {
             active::remove(self.span.context().span_id);
         }
-        self.span.finish();
+        self.span.finish_on_drop();
     }
 }
 
