@@ -206,6 +206,10 @@ impl UnsupportedValue {
     pub fn reason(&self) -> &str {
         self.reason
     }
+    /// What was sent instead (`NaN`, `inf` and `-inf` for non-finite numbers, as strings).
+    pub fn sent_as(&self) -> &str {
+        &self.sent_as
+    }
 }
 
 /// The component name chosen when none was configured.

@@ -315,3 +315,56 @@ fn oversized_baggage_keeps_the_trace_and_is_reported() {
         .unwrap();
     assert!(text.contains("dropped 1 baggage items"), "{text}");
 }
+
+/// NaN and ±inf tags are sent as strings, each with an `UnsupportedValue` event, as log
+/// fields already were.
+#[test]
+fn non_finite_tags_are_converted_and_reported() {
+    use lightstep::proto::collector::key_value::Value as V;
+    let _guard = recording();
+    let (collector, tracer) = tracer();
+    {
+        let mut span = tracer
+            .span("numbers")
+            .tag("nan", f64::NAN)
+            .tag("finite", 1.5)
+            .start();
+        span.set_tag("inf", f64::INFINITY);
+        span.set_tag("minus_inf", f64::NEG_INFINITY);
+    }
+    tracer.flush(WAIT).expect("flush");
+    let spans = collector.spans();
+    let span = named(&spans, "numbers");
+    for (key, sent) in [("nan", "NaN"), ("inf", "inf"), ("minus_inf", "-inf")] {
+        assert_eq!(
+            tag(&span.tags, key),
+            Some(&V::StringValue(sent.into())),
+            "{key}"
+        );
+    }
+    assert_eq!(tag(&span.tags, "finite"), Some(&V::DoubleValue(1.5)));
+    let unsupported = || -> Vec<(String, String)> {
+        seen()
+            .iter()
+            .filter_map(|e| match e {
+                Event::UnsupportedValue(v) => Some((v.key().to_owned(), v.sent_as().to_owned())),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(
+        eventually(|| unsupported().len() == 3),
+        "{:?}",
+        unsupported()
+    );
+    let mut events = unsupported();
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            ("inf".to_owned(), "inf".to_owned()),
+            ("minus_inf".to_owned(), "-inf".to_owned()),
+            ("nan".to_owned(), "NaN".to_owned()),
+        ]
+    );
+}
