@@ -9,7 +9,6 @@
 //! bytes is dropped, the context kept, and an [`Event::BaggageDropped`] emitted.
 
 pub(crate) mod b3;
-pub(crate) mod base64;
 pub(crate) mod binary;
 pub(crate) mod carrier;
 pub(crate) mod hex;
