@@ -4,10 +4,11 @@
 //!     cargo run --example dev_collector -- --addr 127.0.0.1:9000
 //!
 //! Point a tracer at it with `LIGHTSTEP_COLLECTOR_URL=http://127.0.0.1:8360`. Stop it
-//! with Ctrl-C.
+//! with Ctrl-C. Every request it refuses is printed too (method, path, status and why):
+//! a tracer speaking another transport (LightStep's older JSON or Thrift reports) is told
+//! which one to switch to.
 
 use lightstep::collector::{render_trace_tree, LocalCollector, ReceivedReport};
-use lightstep::proto::collector::key_value::Value;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -29,6 +30,7 @@ fn main() {
         }
     };
     collector.on_report(print_report);
+    collector.on_refusal(|refusal| println!("── {refusal}"));
     println!(
         "dev_collector listening on {} (Ctrl-C to stop)",
         collector.url()
@@ -39,23 +41,6 @@ fn main() {
 }
 
 fn print_report(report: &ReceivedReport) {
-    let request = &report.request;
-    let component = request
-        .reporter
-        .iter()
-        .flat_map(|r| r.tags.iter())
-        .find(|t| t.key == "lightstep.component_name")
-        .and_then(|t| match &t.value {
-            Some(Value::StringValue(name)) => Some(name.as_str()),
-            _ => None,
-        })
-        .unwrap_or("?");
-    println!(
-        "── report from {component}: {} spans, {} bytes, spans.dropped={}, answered {}",
-        request.spans.len(),
-        report.body_bytes,
-        report.dropped_spans().unwrap_or(0),
-        report.status
-    );
-    print!("{}", render_trace_tree(&request.spans));
+    println!("── {}", report.summary());
+    print!("{}", render_trace_tree(&report.request.spans));
 }
