@@ -137,6 +137,7 @@ impl Options {
                 "http" => options.use_http(),
                 #[cfg(not(feature = "grpc"))]
                 "grpc" => return Err(Error::invalid("LIGHTSTEP_TRANSPORT", GRPC_UNAVAILABLE)),
+                #[cfg(feature = "grpc")]
                 "grpc" => options.use_grpc(),
                 _ => {
                     return Err(Error::invalid(

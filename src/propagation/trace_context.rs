@@ -180,8 +180,8 @@ mod tests {
             state(&["a@b=1,0x*/_-@x=~!"]).as_deref(),
             Some("a@b=1,0x*/_-@x=~!")
         );
-        assert_eq!(state(&[&format!("{}=1", "z".repeat(256))]).is_some(), true);
-        assert_eq!(state(&[&format!("k={}", "v".repeat(256))]).is_some(), true);
+        assert!(state(&[&format!("{}=1", "z".repeat(256))]).is_some());
+        assert!(state(&[&format!("k={}", "v".repeat(256))]).is_some());
         for bad in [
             "foo =1",
             "FOO=1",
