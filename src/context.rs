@@ -28,7 +28,7 @@ pub struct SpanContext {
     /// the traces this crate starts, and carried from a `traceparent` that has it.
     pub(crate) random_trace_id: bool,
     pub(crate) baggage: Option<Arc<Baggage>>,
-    /// The W3C `tracestate` received with this trace, passed on unchanged.
+    /// The W3C `tracestate` received with this trace (checked and normalised), passed on.
     pub(crate) tracestate: Option<Arc<str>>,
 }
 
@@ -94,7 +94,8 @@ impl SpanContext {
         self.baggage().get(key).map(String::as_str)
     }
 
-    /// The W3C `tracestate` received with this trace, if any.
+    /// The W3C `tracestate` received with this trace, if any: its members joined by `,`,
+    /// without the whitespace and empty members a header may have.
     pub fn tracestate(&self) -> Option<&str> {
         self.tracestate.as_deref()
     }

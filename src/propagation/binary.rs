@@ -11,8 +11,9 @@
 //!   which neither of the others does).
 //!
 //! An empty carrier (or one holding an empty message) is `Ok(None)`; anything else that
-//! does not decode, lacks `basic_ctx`, or has a zero id is an error. Only the low 64 bits
-//! of a 128-bit trace id travel in this format.
+//! does not decode, lacks `basic_ctx`, or has a zero id is an error; baggage past the
+//! limits is dropped, in key order, with an event. Only the 64-bit trace id LightStep
+//! reports travels in this format.
 
 use super::BaggageBudget;
 use crate::context::SpanContext;

@@ -65,7 +65,8 @@ pub enum Propagator {
     /// `x-b3-spanid` (16 digits; 1 to 32 read when the value fits in 64 bits), `x-b3-sampled`
     /// (`1`/`0`), `ot-baggage-*`; the single `b3` header is read too.
     B3,
-    /// W3C `traceparent` (version `00`) and `tracestate` (passed through unchanged),
+    /// W3C `traceparent` (version `00`, with the level-2 `random` flag) and `tracestate`
+    /// (passed on when it follows the grammar, dropped whole otherwise),
     /// `ot-baggage-*`.
     TraceContext,
 }
