@@ -1,15 +1,18 @@
 //! A test service for the W3C Trace Context test suite (`w3c/trace-context`, folder
 //! `test/`), built on this crate's `Propagator::TraceContext`.
 //!
-//!     cargo run --example w3c_service -- 127.0.0.1:5000
+//!     cargo run --example w3c_service --features http -- 127.0.0.1:5000
 //!     python test.py http://127.0.0.1:5000/test      # in the suite's test/ folder
 //!
 //! `.ci/w3c-trace-context PATH/TO/test` does both. The harness POSTs a JSON array of
 //! `{"url": ..., "arguments": [...]}`; for each element the service starts a span (a
 //! child of the context in the request's `traceparent`/`tracestate`, or a new trace), and
-//! POSTs `arguments` to `url` with that span's context injected. Repeated request headers
-//! are joined with `,`, as HTTP defines them. Spans go to an in-process local collector.
+//! POSTs `arguments` to `url` with that span's context injected. The request headers are
+//! handed to the tracer as they came, in an `http::HeaderMap` (repeated headers and all),
+//! so the crate's own reading of them is what the suite tests. Spans go to an in-process
+//! local collector.
 
+use http::{HeaderMap, HeaderName, HeaderValue};
 use lightstep::collector::LocalCollector;
 use lightstep::{Options, Propagator, Tracer};
 use std::collections::HashMap;
@@ -49,19 +52,15 @@ fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     Ok(())
 }
 
-/// The request headers as a carrier: lower-case names, repeated headers joined by `,`.
-fn headers(request: &tiny_http::Request) -> HashMap<String, String> {
-    let mut headers: HashMap<String, String> = HashMap::new();
+/// The request headers as a carrier, each value as sent (repeated headers kept apart).
+fn headers(request: &tiny_http::Request) -> HeaderMap {
+    let mut headers = HeaderMap::new();
     for header in request.headers() {
-        let name = header.field.as_str().as_str().to_ascii_lowercase();
-        let value = header.value.as_str();
-        headers
-            .entry(name)
-            .and_modify(|joined| {
-                joined.push(',');
-                joined.push_str(value);
-            })
-            .or_insert_with(|| value.to_owned());
+        let name = HeaderName::from_bytes(header.field.as_str().as_bytes());
+        let value = HeaderValue::from_bytes(header.value.as_bytes());
+        if let (Ok(name), Ok(value)) = (name, value) {
+            headers.append(name, value);
+        }
     }
     headers
 }
@@ -72,7 +71,7 @@ struct Call {
     arguments: String,
 }
 
-fn serve(tracer: &Tracer, agent: &ureq::Agent, headers: &HashMap<String, String>, calls: &[Call]) {
+fn serve(tracer: &Tracer, agent: &ureq::Agent, headers: &HeaderMap, calls: &[Call]) {
     let parent = match tracer.extract(headers) {
         Ok(parent) => parent,
         Err(e) => {

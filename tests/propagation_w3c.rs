@@ -111,6 +111,17 @@ fn repeated_tracestate_headers_are_one_list_of_at_most_32_members() {
         .unwrap()
         .unwrap();
     assert_eq!(context.tracestate(), Some("foo=1,bar=2"));
+    // Two traceparent headers: neither is the parent.
+    let mut two = headers(&[]);
+    two.append(
+        "traceparent",
+        HeaderValue::from_static("00-12345678901234567890123456789011-1234567890123456-01"),
+    );
+    let error = tracer.extract(&two).unwrap_err();
+    assert!(
+        error.to_string().contains("2 traceparent headers"),
+        "{error}"
+    );
 }
 
 #[test]

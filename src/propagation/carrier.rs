@@ -134,7 +134,9 @@ impl Injector for http::HeaderMap {
 }
 
 /// Values are read as UTF-8 (not only visible ASCII, as `HeaderValue::to_str` would), so
-/// UTF-8 baggage survives; of a repeated header, the first value counts. Baggage values
+/// UTF-8 baggage survives; of a repeated header, [`get`](Extractor::get) gives the first
+/// value (the W3C format reads every `tracestate` value, as one list, and refuses two
+/// `traceparent` headers). Baggage values
 /// that are not UTF-8 are decoded as ISO-8859-1 (each byte one character), which is how
 /// HTTP/1.1 reads header values; ids that are not UTF-8 are corrupt.
 #[cfg(feature = "http")]

@@ -5,8 +5,8 @@
 //! high 64 bits when the low ones are zero), flag bit 0 (`01`) is the sampling decision and
 //! bit 1 (`02`, level 2's `random`) is carried to the children of the context and set on
 //! the traces this crate starts. Later versions are read as the spec says (the first four
-//! fields, further ones ignored); version `ff`, upper-case hex, wrong lengths and an
-//! all-zero trace or parent id are errors.
+//! fields, further ones ignored); version `ff`, upper-case hex, wrong lengths, an
+//! all-zero trace or parent id, and more than one `traceparent` are errors.
 //!
 //! `tracestate` is kept when `traceparent` is valid and every member follows the grammar
 //! (see [`parse_tracestate`]); repeated headers are one list. It is written back,
@@ -66,6 +66,16 @@ pub(crate) fn extract(carrier: &impl Extractor) -> Result<Option<SpanContext>, E
     let Some(parent) = get(carrier, FORMAT, TRACEPARENT)? else {
         return Ok(None);
     };
+    // Two of them (an `http::HeaderMap` can hold both) cannot both be the parent.
+    let parents = carrier
+        .pairs()
+        .filter(|(key, _)| key.eq_ignore_ascii_case(TRACEPARENT))
+        .count();
+    if parents > 1 {
+        return Err(bad(format!(
+            "{parents} traceparent headers; there must be one"
+        )));
+    }
     let parent = parent.trim_matches(is_ows);
     let mut parts = parent.split('-');
     let (Some(version), Some(trace_id), Some(span_id), Some(flags)) =
