@@ -5,10 +5,11 @@
 //!
 //! Point a tracer at it with `LIGHTSTEP_COLLECTOR_URL=http://127.0.0.1:8360`, or an
 //! OpenTelemetry SDK's OTLP/HTTP protobuf exporter at `http://127.0.0.1:8360/v1/traces`.
-//! Stop it with Ctrl-C.
+//! Stop it with Ctrl-C. Every request it refuses is printed too (method, path, status and
+//! why): a tracer speaking another transport (LightStep's older JSON or Thrift reports) is
+//! told which one to switch to.
 
 use lightstep::collector::{render_trace_tree, LocalCollector, ReceivedReport};
-use lightstep::proto::collector::key_value::Value;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -30,6 +31,7 @@ fn main() {
         }
     };
     collector.on_report(print_report);
+    collector.on_refusal(|refusal| println!("── {refusal}"));
     println!(
         "dev_collector listening on {} (Ctrl-C to stop)",
         collector.url()
@@ -40,26 +42,6 @@ fn main() {
 }
 
 fn print_report(report: &ReceivedReport) {
-    let request = &report.request;
-    let component = request
-        .reporter
-        .iter()
-        .flat_map(|r| r.tags.iter())
-        .find(|t| t.key == "lightstep.component_name")
-        .and_then(|t| match &t.value {
-            Some(Value::StringValue(name)) => Some(name.as_str()),
-            _ => None,
-        })
-        .unwrap_or("?");
-    let accounting = match &report.otlp {
-        Some(otlp) => format!("OTLP, rejected {}", otlp.rejected_spans),
-        None => format!("spans.dropped={}", report.dropped_spans().unwrap_or(0)),
-    };
-    println!(
-        "── report from {component}: {} spans, {} bytes, {accounting}, answered {}",
-        request.spans.len(),
-        report.body_bytes,
-        report.status
-    );
-    print!("{}", render_trace_tree(&request.spans));
+    println!("── {}", report.summary());
+    print!("{}", render_trace_tree(&report.request.spans));
 }

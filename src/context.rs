@@ -24,8 +24,11 @@ pub struct SpanContext {
     pub(crate) trace_id: u64,
     pub(crate) span_id: u64,
     pub(crate) sampled: bool,
+    /// The W3C level-2 `random` trace flag: the trace id's low 56 bits are random. Set on
+    /// the traces this crate starts, and carried from a `traceparent` that has it.
+    pub(crate) random_trace_id: bool,
     pub(crate) baggage: Option<Arc<Baggage>>,
-    /// The W3C `tracestate` received with this trace, passed on unchanged.
+    /// The W3C `tracestate` received with this trace (checked and normalised), passed on.
     pub(crate) tracestate: Option<Arc<str>>,
 }
 
@@ -59,12 +62,15 @@ impl SpanContext {
             trace_id,
             span_id,
             sampled,
+            random_trace_id: false,
             baggage: None,
             tracestate: None,
         }
     }
 
-    /// The trace id as reported to LightStep (the low 64 bits of a 128-bit id).
+    /// The trace id as reported to LightStep: the low 64 bits of a 128-bit id, or its
+    /// upper 64 bits when the low ones are all zero (a valid W3C id, which LightStep's
+    /// 64-bit, non-zero ids cannot show otherwise).
     ///
     /// # Examples
     ///
@@ -72,8 +78,13 @@ impl SpanContext {
     /// let context = lightstep::SpanContext::new(42, 7);
     /// assert_eq!(context.trace_id(), 42);
     /// ```
+    #[inline]
     pub fn trace_id(&self) -> u64 {
-        self.trace_id
+        if self.trace_id != 0 {
+            self.trace_id
+        } else {
+            self.trace_id_high
+        }
     }
 
     /// The upper 64 bits of a 128-bit trace id received through B3 or W3C; 0 otherwise.
@@ -154,7 +165,8 @@ impl SpanContext {
         self.baggage().get(key).map(String::as_str)
     }
 
-    /// The W3C `tracestate` received with this trace, if any.
+    /// The W3C `tracestate` received with this trace, if any: its members joined by `,`,
+    /// without the whitespace and empty members a header may have.
     ///
     /// # Examples
     ///
@@ -242,6 +254,7 @@ impl fmt::Debug for SpanContext {
         s.field("trace_id", &format_args!("{:016x}", self.trace_id))
             .field("span_id", &format_args!("{:016x}", self.span_id))
             .field("sampled", &self.sampled)
+            .field("random_trace_id", &self.random_trace_id)
             .field("baggage", self.baggage())
             .field("tracestate", &self.tracestate)
             .finish()

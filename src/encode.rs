@@ -84,13 +84,34 @@ pub(crate) struct Limits {
 }
 
 /// Readies a finished record for encoding, on the reporter thread: monotonic readings
-/// become wall-clock times, log keys and values are cut to their limits, non-finite log
-/// numbers become strings, and dropped logs get their summary. Returns how many values
-/// could not be sent as given.
+/// become wall-clock times, log keys and values are cut to their limits, non-finite tag
+/// and log numbers become strings (each with an `UnsupportedValue` event), and dropped
+/// logs get their summary. Returns how many values could not be sent as given.
 pub(crate) fn normalize(record: &mut SpanRecord, clock: &Clock, limits: Limits) -> u64 {
     record.start = Moment::Wall(clock.wall(record.start));
     record.finish = Moment::Wall(clock.wall(record.finish));
     let mut encoding_errors = 0;
+    let non_finite = |(_, value): &(_, Value)| matches!(value, Value::Float(x) if !x.is_finite());
+    if record.tags.iter().any(non_finite) {
+        // Rare: the tags are rebuilt with each non-finite number as its text.
+        record.tags = record
+            .tags
+            .iter()
+            .map(|(key, value)| match value {
+                Value::Float(x) if !x.is_finite() => {
+                    encoding_errors += 1;
+                    let sent_as = x.to_string();
+                    emit(Event::UnsupportedValue(UnsupportedValue {
+                        key: key.to_string(),
+                        reason: "a tag cannot carry a non-finite number",
+                        sent_as: sent_as.clone(),
+                    }));
+                    (key.clone(), Value::String(sent_as.into()))
+                }
+                _ => (key.clone(), value.clone()),
+            })
+            .collect();
+    }
     for log in &mut record.logs {
         log.at = Moment::Wall(clock.wall(log.at));
         for (key, value) in &mut log.fields {

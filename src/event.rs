@@ -43,6 +43,9 @@ pub enum Event {
     UnsupportedValue(UnsupportedValue),
     /// No component name was set; the one shown is used instead.
     MissingService(MissingService),
+    /// An extracted context carried more baggage than the limits (1024 items, 64 KiB):
+    /// the context was kept, the items past the limits dropped.
+    BaggageDropped(BaggageDropped),
 }
 
 impl fmt::Display for Event {
@@ -65,6 +68,7 @@ impl fmt::Display for Event {
                 "no component name was set; reporting as `{}`",
                 m.default_name
             ),
+            Event::BaggageDropped(b) => b.fmt(f),
         }
     }
 }
@@ -678,6 +682,10 @@ impl UnsupportedValue {
     pub fn reason(&self) -> &str {
         self.reason
     }
+    /// What was sent instead (`NaN`, `inf` and `-inf` for non-finite numbers, as strings).
+    pub fn sent_as(&self) -> &str {
+        &self.sent_as
+    }
 }
 
 /// The component name chosen when none was configured.
@@ -744,6 +752,46 @@ impl MissingService {
     /// ```
     pub fn default_name(&self) -> &str {
         &self.default_name
+    }
+}
+
+/// Baggage dropped from an extracted context for passing the limits.
+#[derive(Debug, Clone)]
+pub struct BaggageDropped {
+    pub(crate) format: &'static str,
+    pub(crate) dropped_items: usize,
+    pub(crate) kept_items: usize,
+    pub(crate) reason: &'static str,
+}
+
+impl BaggageDropped {
+    /// The format the context was extracted in (`lightstep`, `b3`, `tracecontext`,
+    /// `lightstep binary`).
+    pub fn format(&self) -> &str {
+        self.format
+    }
+    /// How many baggage items were dropped.
+    pub fn dropped_items(&self) -> usize {
+        self.dropped_items
+    }
+    /// How many baggage items the context kept.
+    pub fn kept_items(&self) -> usize {
+        self.kept_items
+    }
+    /// The first limit passed: `more than 1024 baggage items` or `more than 65536 bytes of
+    /// baggage`.
+    pub fn reason(&self) -> &str {
+        self.reason
+    }
+}
+
+impl fmt::Display for BaggageDropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "extracted {} context: dropped {} baggage items ({}), kept {} and the trace",
+            self.format, self.dropped_items, self.reason, self.kept_items
+        )
     }
 }
 

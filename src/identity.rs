@@ -29,22 +29,25 @@ pub(crate) fn reporter(options: &Options, reporter_id: u64) -> pb::Reporter {
         .map(|(k, v)| key_value(k.to_string(), v))
         .collect();
     let user_has = |key: &str| options.tags.iter().any(|(k, _)| k == key);
-    let own = [
-        ("lightstep.component_name", Value::from(component)),
-        ("lightstep.hostname", Value::from(hostname())),
+    let command_line = options.report_command_line.then(|| {
         (
             "lightstep.command_line",
             Value::from(command_line(&options.access_token)),
-        ),
-        ("lightstep.tracer_platform", Value::from("rust")),
-        (
+        )
+    });
+    let own = [
+        Some(("lightstep.component_name", Value::from(component))),
+        Some(("lightstep.hostname", Value::from(hostname()))),
+        command_line,
+        Some(("lightstep.tracer_platform", Value::from("rust"))),
+        Some((
             "lightstep.tracer_platform_version",
             Value::from(PLATFORM_VERSION),
-        ),
-        ("lightstep.tracer_version", Value::from(TRACER_VERSION)),
-        ("lightstep.guid", Value::from(format!("{reporter_id:x}"))),
+        )),
+        Some(("lightstep.tracer_version", Value::from(TRACER_VERSION))),
+        Some(("lightstep.guid", Value::from(format!("{reporter_id:x}")))),
     ];
-    for (key, value) in own {
+    for (key, value) in own.into_iter().flatten() {
         if !user_has(key) {
             tags.push(key_value(key.to_owned(), &value));
         }
@@ -71,7 +74,8 @@ fn hostname() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// The process's command line, with any copy of the access token masked.
+/// The process's command line, with any copy of the access token masked (sent only with
+/// [`Options::report_command_line`]).
 fn command_line(token: &str) -> String {
     let line = std::env::args_os()
         .map(|arg| arg.to_string_lossy().into_owned())

@@ -54,8 +54,8 @@ pub mod collector;
 pub use context::SpanContext;
 pub use error::Error;
 pub use event::{
-    set_global_event_handler, ErrorEvent, ErrorKind, Event, FlushState, MetricsStatusReport,
-    MissingService, StatusReport, UnsupportedValue,
+    set_global_event_handler, BaggageDropped, ErrorEvent, ErrorKind, Event, FlushState,
+    MetricsStatusReport, MissingService, StatusReport, UnsupportedValue,
 };
 pub use options::{Options, DEFAULT_COLLECTOR_URL};
 #[cfg(feature = "opentelemetry")]

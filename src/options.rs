@@ -55,6 +55,7 @@ pub struct Options {
     pub(crate) max_report_bytes: usize,
     pub(crate) system_metrics: bool,
     pub(crate) system_metrics_interval: Duration,
+    pub(crate) report_command_line: bool,
 }
 
 impl Options {
@@ -105,6 +106,7 @@ impl Options {
             max_report_bytes: Self::DEFAULT_MAX_REPORT_BYTES,
             system_metrics: false,
             system_metrics_interval: Self::DEFAULT_SYSTEM_METRICS_INTERVAL,
+            report_command_line: false,
         }
     }
 
@@ -119,12 +121,16 @@ impl Options {
     /// | `LIGHTSTEP_PROPAGATORS` | comma list of `lightstep`, `b3`, `tracecontext` |
     /// | `LIGHTSTEP_TAGS` | reporter tags as `k=v,k=v` |
     ///
-    /// A bad value is an [`Error::InvalidOption`] naming the variable.
+    /// A bad value is an [`Error::InvalidOption`] naming the variable: a token that is
+    /// missing (LightStep's collector needs one) or bad names `LIGHTSTEP_ACCESS_TOKEN`, and
+    /// `LIGHTSTEP_TRANSPORT=grpc` in a build without the `grpc` feature names
+    /// `LIGHTSTEP_TRANSPORT`.
     ///
     /// # Examples
     ///
     /// ```
-    /// // LIGHTSTEP_ACCESS_TOKEN=… LIGHTSTEP_COMPONENT_NAME=checkout LIGHTSTEP_TRANSPORT=grpc ./app
+    /// // LIGHTSTEP_ACCESS_TOKEN=… LIGHTSTEP_COMPONENT_NAME=checkout ./app
+    /// # std::env::set_var("LIGHTSTEP_ACCESS_TOKEN", "YourAccessToken");
     /// let options = lightstep::Options::from_env()?;
     /// // Settings the environment does not cover can still be added.
     /// let options = options.max_buffered_spans(50_000);
@@ -158,6 +164,9 @@ impl Options {
         if let Some(transport) = var("LIGHTSTEP_TRANSPORT")? {
             options = match transport.trim().to_ascii_lowercase().as_str() {
                 "http" => options.use_http(),
+                #[cfg(not(feature = "grpc"))]
+                "grpc" => return Err(Error::invalid("LIGHTSTEP_TRANSPORT", GRPC_UNAVAILABLE)),
+                #[cfg(feature = "grpc")]
                 "grpc" => options.use_grpc(),
                 "otlp" => options.use_otlp(),
                 _ => {
@@ -204,7 +213,14 @@ impl Options {
                 options = options.tag(key.to_owned(), value.trim().to_owned());
             }
         }
-        Ok(options)
+        // The token's own checks, named after the variable it came from.
+        match options.validate() {
+            Err(Error::InvalidOption {
+                option: "access_token",
+                reason,
+            }) => Err(Error::invalid("LIGHTSTEP_ACCESS_TOKEN", reason)),
+            _ => Ok(options),
+        }
     }
 
     /// The service name reported as `lightstep.component_name`. Default: the executable's name.
@@ -595,6 +611,15 @@ impl Options {
         self
     }
 
+    /// Whether to send the process's command line as the reporter tag
+    /// `lightstep.command_line` (with any copy of the access token masked). Default
+    /// `false`: a command line can carry secrets (`--password hunter2`), and they would
+    /// go to the collector with every report.
+    pub fn report_command_line(mut self, report: bool) -> Self {
+        self.report_command_line = report;
+        self
+    }
+
     /// The collector to report to, parsed: `collector_url`, or for gRPC left at its
     /// default, LightStep's gRPC endpoint.
     pub(crate) fn endpoint(&self) -> Result<Endpoint, Error> {
@@ -749,6 +774,7 @@ impl fmt::Debug for Options {
             .field("max_report_bytes", &self.max_report_bytes)
             .field("system_metrics", &self.system_metrics)
             .field("system_metrics_interval", &self.system_metrics_interval)
+            .field("report_command_line", &self.report_command_line)
             .finish()
     }
 }
@@ -756,12 +782,13 @@ impl fmt::Debug for Options {
 /// The refusal of `use_grpc()` in a build without the `grpc` feature.
 #[cfg(not(feature = "grpc"))]
 pub(crate) fn grpc_unavailable() -> Error {
-    Error::invalid(
-        "use_grpc",
-        "the gRPC transport needs the cargo feature `grpc` of the `lightstep` crate, which this build lacks \
-         (enable it in Cargo.toml: `lightstep = { version = \"0.1\", features = [\"grpc\"] }`)",
-    )
+    Error::invalid("use_grpc", GRPC_UNAVAILABLE)
 }
+
+/// Why gRPC cannot be used in a build without the `grpc` feature.
+#[cfg(not(feature = "grpc"))]
+const GRPC_UNAVAILABLE: &str = "the gRPC transport needs the cargo feature `grpc` of the `lightstep` crate, which this build lacks \
+     (enable it in Cargo.toml: `lightstep = { version = \"0.1\", features = [\"grpc\"] }`)";
 
 #[cfg(test)]
 mod tests {
@@ -817,6 +844,54 @@ mod tests {
             assert!(text.contains(name), "{text}");
             assert!(!text.contains("secret-token"), "{text}");
         }
+    }
+
+    #[test]
+    fn a_missing_or_bad_token_names_its_variable() {
+        for pairs in [
+            &[][..],
+            &[("LIGHTSTEP_ACCESS_TOKEN", " ")][..],
+            &[("LIGHTSTEP_ACCESS_TOKEN", "secret\u{7}token")][..],
+            &[
+                ("LIGHTSTEP_ACCESS_TOKEN", "secret\ntoken"),
+                ("LIGHTSTEP_COLLECTOR_URL", "http://127.0.0.1:1"),
+            ][..],
+        ] {
+            let err = env(pairs).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidOption {
+                        option: "LIGHTSTEP_ACCESS_TOKEN",
+                        ..
+                    }
+                ),
+                "{pairs:?}: {err:?}"
+            );
+            assert!(!err.to_string().contains("secret"), "{err}");
+        }
+        // A local collector needs no token.
+        env(&[("LIGHTSTEP_COLLECTOR_URL", "http://127.0.0.1:1")]).unwrap();
+    }
+
+    #[cfg(not(feature = "grpc"))]
+    #[test]
+    fn a_transport_not_compiled_in_names_its_variable() {
+        let err = env(&[
+            ("LIGHTSTEP_ACCESS_TOKEN", "t"),
+            ("LIGHTSTEP_TRANSPORT", "grpc"),
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::InvalidOption {
+                    option: "LIGHTSTEP_TRANSPORT",
+                    reason,
+                } if reason.contains("feature `grpc`")
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl<'t> SpanBuilder<'t> {
         }
         self.references.push(Reference {
             relationship,
-            trace_id: other.trace_id,
+            trace_id: other.trace_id(),
             span_id: other.span_id,
         });
         self
@@ -227,7 +227,7 @@ impl<'t> SpanBuilder<'t> {
             parent = active::current();
             parent_reference = parent.as_ref().map(|p| Reference {
                 relationship: Relationship::ChildOf,
-                trace_id: p.trace_id,
+                trace_id: p.trace_id(),
                 span_id: p.span_id,
             });
         }
@@ -236,7 +236,10 @@ impl<'t> SpanBuilder<'t> {
                 span_id: next_id(),
                 ..parent
             },
-            None => SpanContext::from_ids(0, next_id(), next_id(), true),
+            None => SpanContext {
+                random_trace_id: true,
+                ..SpanContext::from_ids(0, next_id(), next_id(), true)
+            },
         };
         if !context.sampled {
             return Span {
@@ -311,7 +314,9 @@ static NOOP_CONTEXT: SpanContext = SpanContext::from_ids(0, 0, 0, false);
 
 /// A span: a named, timed operation in a trace.
 ///
-/// Finish it with [`finish`](Span::finish); dropping an unfinished span finishes it.
+/// Finish it with [`finish`](Span::finish); dropping an unfinished span finishes it. A
+/// span dropped unfinished while its thread unwinds from a panic is finished with the tag
+/// `error = true` and a log `event = "panic"`.
 ///
 /// ```
 /// let tracer = lightstep::global();
@@ -355,7 +360,8 @@ impl Span {
     /// let span = tracer.span("call_backend").start();
     /// let mut headers = HashMap::new();
     /// tracer.inject(span.context(), &mut headers); // for the outgoing request
-    /// assert_eq!(tracer.extract(&headers)?.as_ref(), Some(span.context()));
+    /// let remote = tracer.extract(&headers)?.expect("a context");
+    /// assert_eq!(remote.span_id(), span.context().span_id());
     /// # Ok::<(), lightstep::Error>(())
     /// ```
     pub fn context(&self) -> &SpanContext {
@@ -551,7 +557,7 @@ impl Span {
         if let Some(record) = self.recording() {
             let reference = Reference {
                 relationship: Relationship::FollowsFrom,
-                trace_id: cause.trace_id,
+                trace_id: cause.trace_id(),
                 span_id: cause.span_id,
             };
             match record.parent {
@@ -634,10 +640,31 @@ impl Span {
     }
 }
 
+impl Span {
+    /// Marks the span as cut short by a panic: the tag `error = true` and a log
+    /// `event = "panic"`.
+    pub(crate) fn record_panic(&mut self) {
+        if let Some(record) = self.recording() {
+            record.tags.push(("error".into(), Value::Bool(true)));
+            self.log_event("panic");
+        }
+    }
+
+    /// Finishes the span when its owner drops it; dropped while the thread unwinds, it
+    /// is marked with [`record_panic`](Span::record_panic) first.
+    #[inline]
+    fn finish_on_drop(&mut self) {
+        if matches!(self.state, State::Recording(_)) && std::thread::panicking() {
+            self.record_panic();
+        }
+        self.finish();
+    }
+}
+
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
-        self.finish();
+        self.finish_on_drop();
     }
 }
 
@@ -645,7 +672,8 @@ impl Drop for Span {
 ///
 /// Spans started on the same thread while it is alive become its children. Dropping the
 /// guard finishes the span and restores the previous active span, even when guards are
-/// dropped out of order. Derefs to [`Span`].
+/// dropped out of order; dropped by a panic's unwinding, the span is finished with the tag
+/// `error = true` and a log `event = "panic"`. Derefs to [`Span`].
 ///
 /// ```
 /// let tracer = lightstep::global();
@@ -714,7 +742,7 @@ impl Drop for ActiveSpan {
         if !matches!(self.span.state, State::Noop) {
             active::remove(self.span.context().span_id);
         }
-        self.span.finish();
+        self.span.finish_on_drop();
     }
 }
 

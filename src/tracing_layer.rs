@@ -27,6 +27,11 @@ use tracing_subscriber::registry::LookupSpan;
 ///   fields `level` (`"INFO"`, …), `message` and the event's own fields, typed as above.
 ///   An `ERROR` event also sets the span's `error` tag to `true` (the OpenTracing
 ///   convention LightStep shows). Events outside any span are not reported.
+/// - A span that a panic unwinds through (exited, or closed, while its thread unwinds) is
+///   finished with the tag `error = true` and a log `event = "panic"`, as a
+///   [`Span`](crate::Span) dropped by a panic is. A span that outlives the panic (another
+///   handle to it, on another thread) is marked only if it was entered on the panicking
+///   thread.
 /// - The parent comes from `tracing`'s span tree: an explicit `parent:`, or else the
 ///   current span, or none for `parent: None`. `follows_from` becomes a `FOLLOWS_FROM`
 ///   reference.
@@ -139,9 +144,19 @@ impl TracingLayer {
 /// What the layer keeps in a `tracing` span's extensions.
 struct Reported {
     span: Span,
+    /// Whether a panic was seen unwinding through the span (it is marked once).
+    panicked: bool,
 }
 
 impl Reported {
+    /// Marks the span (once) as cut short by a panic.
+    fn panicked_now(&mut self) {
+        if !self.panicked {
+            self.panicked = true;
+            self.span.record_panic();
+        }
+    }
+
     /// The context to make active while the `tracing` span is entered, if it has one.
     fn active_context(&self) -> Option<&SpanContext> {
         let context = self.span.context();
@@ -183,7 +198,10 @@ where
         // `tracing` spans (see `on_enter`) and the `ActiveSpan` guards.
         let mut span = builder.start();
         attrs.record(&mut TagVisitor { span: &mut span });
-        registered.extensions_mut().insert(Reported { span });
+        registered.extensions_mut().insert(Reported {
+            span,
+            panicked: false,
+        });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -246,6 +264,13 @@ where
         let Some(registered) = ctx.span(id) else {
             return;
         };
+        if std::thread::panicking() {
+            // Exited by the unwinding of a panic on this thread: the panic went through
+            // this span.
+            if let Some(reported) = registered.extensions_mut().get_mut::<Reported>() {
+                reported.panicked_now();
+            }
+        }
         let extensions = registered.extensions();
         if let Some(context) = extensions
             .get::<Reported>()
@@ -262,6 +287,10 @@ where
         // Taken out of the extensions before finishing, so no lock is held meanwhile.
         let reported = registered.extensions_mut().remove::<Reported>();
         if let Some(mut reported) = reported {
+            // Its last handle dropped by a panic's unwinding (without being entered).
+            if std::thread::panicking() {
+                reported.panicked_now();
+            }
             reported.span.finish();
         }
     }

@@ -150,7 +150,7 @@ fn baggage_entry_len(key: &str, value: &str) -> usize {
 
 fn context_len(record: &SpanRecord) -> usize {
     let context = &record.context;
-    u64_field(context.trace_id)
+    u64_field(context.trace_id())
         + u64_field(context.span_id)
         + context
             .baggage()
@@ -214,7 +214,7 @@ pub(crate) fn put_span(field: u32, record: &SpanRecord, len: usize, buf: &mut Ve
     put_len_field(field, len, buf);
     let context = &record.context;
     put_len_field(1, context_len(record), buf);
-    put_u64(1, context.trace_id, buf);
+    put_u64(1, context.trace_id(), buf);
     put_u64(2, context.span_id, buf);
     for (key, value) in context.baggage() {
         put_len_field(3, baggage_entry_len(key, value), buf);
@@ -270,7 +270,7 @@ mod tests {
         };
         pb::Span {
             span_context: Some(pb::SpanContext {
-                trace_id: record.context.trace_id,
+                trace_id: record.context.trace_id(),
                 span_id: record.context.span_id,
                 baggage: record.context.baggage().clone().into_iter().collect(),
             }),

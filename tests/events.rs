@@ -257,3 +257,151 @@ fn a_panicking_handler_does_not_stop_reporting() {
         seen()
     );
 }
+
+/// Valid ids with baggage past the limits: the context is returned with the baggage that
+/// fits, and a `BaggageDropped` event says what was dropped, in every format.
+#[test]
+fn oversized_baggage_keeps_the_trace_and_is_reported() {
+    use lightstep::Propagator;
+    use std::collections::HashMap;
+    let _guard = recording();
+    let (_collector, tracer) = tracer_with(|o| {
+        o.propagators(&[
+            Propagator::LightStep,
+            Propagator::B3,
+            Propagator::TraceContext,
+        ])
+    });
+    let headers =
+        |pairs: Vec<(String, String)>| -> HashMap<String, String> { pairs.into_iter().collect() };
+    let ids: Vec<(String, String)> = [
+        ("ot-tracer-traceid", "ab"),
+        ("ot-tracer-spanid", "cd"),
+        ("ot-tracer-sampled", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    // One 100 kB item beside a small one.
+    let mut big = ids.clone();
+    big.push(("ot-baggage-big".into(), "x".repeat(100_000)));
+    big.push(("ot-baggage-user".into(), "alice".into()));
+    let context = tracer.extract(&headers(big)).expect("kept").expect("found");
+    assert_eq!((context.trace_id(), context.span_id()), (0xab, 0xcd));
+    assert_eq!(context.baggage_item("user"), Some("alice"));
+    assert_eq!(context.baggage_item("big"), None);
+    // 1 500 items: 1 024 kept.
+    let mut many = ids.clone();
+    many.extend((0..1500).map(|i| (format!("ot-baggage-k{i}"), "v".to_owned())));
+    let context = tracer
+        .extract(&headers(many))
+        .expect("kept")
+        .expect("found");
+    assert_eq!(context.baggage().len(), 1024);
+    // The same in the W3C format.
+    let w3c = vec![
+        (
+            "traceparent".to_owned(),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned(),
+        ),
+        ("ot-baggage-big".to_owned(), "y".repeat(100_000)),
+    ];
+    let context = tracer.extract(&headers(w3c)).expect("kept").expect("found");
+    assert_eq!(context.trace_id(), 0x8448eb211c80319c);
+    assert!(context.baggage().is_empty());
+
+    let dropped = || -> Vec<(String, usize, usize, String)> {
+        seen()
+            .iter()
+            .filter_map(|e| match e {
+                Event::BaggageDropped(b) => Some((
+                    b.format().to_owned(),
+                    b.dropped_items(),
+                    b.kept_items(),
+                    b.reason().to_owned(),
+                )),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(eventually(|| dropped().len() == 3), "{:?}", dropped());
+    let events = dropped();
+    assert_eq!(
+        events[0],
+        (
+            "lightstep".into(),
+            1,
+            1,
+            "more than 65536 bytes of baggage".into()
+        )
+    );
+    assert_eq!(
+        events[1],
+        (
+            "lightstep".into(),
+            476,
+            1024,
+            "more than 1024 baggage items".into()
+        )
+    );
+    assert_eq!(events[2].0, "tracecontext");
+    let text = seen()
+        .iter()
+        .find(|e| matches!(e, Event::BaggageDropped(_)))
+        .map(ToString::to_string)
+        .unwrap();
+    assert!(text.contains("dropped 1 baggage items"), "{text}");
+}
+
+/// NaN and ±inf tags are sent as strings, each with an `UnsupportedValue` event, as log
+/// fields already were.
+#[test]
+fn non_finite_tags_are_converted_and_reported() {
+    use lightstep::proto::collector::key_value::Value as V;
+    let _guard = recording();
+    let (collector, tracer) = tracer();
+    {
+        let mut span = tracer
+            .span("numbers")
+            .tag("nan", f64::NAN)
+            .tag("finite", 1.5)
+            .start();
+        span.set_tag("inf", f64::INFINITY);
+        span.set_tag("minus_inf", f64::NEG_INFINITY);
+    }
+    tracer.flush(WAIT).expect("flush");
+    let spans = collector.spans();
+    let span = named(&spans, "numbers");
+    for (key, sent) in [("nan", "NaN"), ("inf", "inf"), ("minus_inf", "-inf")] {
+        assert_eq!(
+            tag(&span.tags, key),
+            Some(&V::StringValue(sent.into())),
+            "{key}"
+        );
+    }
+    assert_eq!(tag(&span.tags, "finite"), Some(&V::DoubleValue(1.5)));
+    let unsupported = || -> Vec<(String, String)> {
+        seen()
+            .iter()
+            .filter_map(|e| match e {
+                Event::UnsupportedValue(v) => Some((v.key().to_owned(), v.sent_as().to_owned())),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(
+        eventually(|| unsupported().len() == 3),
+        "{:?}",
+        unsupported()
+    );
+    let mut events = unsupported();
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            ("inf".to_owned(), "inf".to_owned()),
+            ("minus_inf".to_owned(), "-inf".to_owned()),
+            ("nan".to_owned(), "NaN".to_owned()),
+        ]
+    );
+}

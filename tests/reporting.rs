@@ -59,11 +59,12 @@ fn reports_carry_the_token_reporter_and_tags() {
         tag(tags, "lightstep.guid"),
         Some(&V::StringValue(format!("{:x}", first.reporter_id)))
     );
-    for key in [
-        "lightstep.hostname",
-        "lightstep.command_line",
-        "lightstep.tracer_platform_version",
-    ] {
+    assert_eq!(
+        tag(tags, "lightstep.command_line"),
+        None,
+        "the command line goes only when asked for"
+    );
+    for key in ["lightstep.hostname", "lightstep.tracer_platform_version"] {
         match tag(tags, key) {
             Some(V::StringValue(s)) => assert!(!s.is_empty(), "{key} empty"),
             other => panic!("{key}: {other:?}"),
@@ -81,6 +82,23 @@ fn reports_carry_the_token_reporter_and_tags() {
         .clone()
         .expect("reporter");
     assert_ne!(third.reporter_id, first.reporter_id, "random per tracer");
+}
+
+#[test]
+fn the_command_line_is_sent_only_when_asked_for() {
+    let (collector, tracer) = tracer_with(|o| o.report_command_line(true));
+    tracer.span("one").start().finish();
+    tracer.flush(WAIT).expect("flush");
+    let reporter = collector.reports()[0]
+        .request
+        .reporter
+        .clone()
+        .expect("reporter");
+    let line: Vec<String> = std::env::args().collect();
+    assert_eq!(
+        tag(&reporter.tags, "lightstep.command_line"),
+        Some(&V::StringValue(line.join(" ")))
+    );
 }
 
 #[test]

@@ -279,3 +279,39 @@ fn unsampled_parents_are_honoured_without_counting_drops() {
         (3, 2, 1, 0)
     );
 }
+
+#[test]
+fn spans_dropped_by_a_panic_are_marked_as_errors() {
+    let (collector, tracer) = tracer();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _guard = tracer.span("guarded").start_active();
+        let _plain = tracer.span("plain").start();
+        tracer.span("finished first").start().finish();
+        panic!("boom");
+    }));
+    assert!(result.is_err(), "the closure panicked");
+    tracer.span("after").start().finish();
+    tracer.flush(WAIT).expect("flush");
+    let spans = collector.spans();
+    let panic_log = |span: &lightstep::proto::collector::Span| {
+        span.logs
+            .iter()
+            .any(|log| tag(&log.fields, "event") == Some(&V::StringValue("panic".into())))
+    };
+    for name in ["guarded", "plain"] {
+        let span = named(&spans, name);
+        assert_eq!(
+            tag(&span.tags, "error"),
+            Some(&V::BoolValue(true)),
+            "{name}"
+        );
+        assert!(panic_log(span), "{name}");
+    }
+    for name in ["finished first", "after"] {
+        let span = named(&spans, name);
+        assert_eq!(tag(&span.tags, "error"), None, "{name}");
+        assert!(!panic_log(span), "{name}");
+    }
+    // The unwound guard left the active stack clean: `after` is a root.
+    assert!(parents(named(&spans, "after")).is_empty());
+}

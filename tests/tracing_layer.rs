@@ -305,3 +305,40 @@ fn the_global_layer_reports_to_the_global_tracer_with_span_macro() {
     lightstep::close();
     assert!(collector.wait_for_spans(3, Duration::from_secs(1)));
 }
+
+#[test]
+fn tracing_spans_a_panic_unwinds_through_are_marked_as_errors() {
+    let (collector, tracer) = tracer();
+    let outlives = dispatcher::with_default(&dispatch(&tracer), || {
+        let outlives = tracing::info_span!("outlives");
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _entered = tracing::info_span!("entered").entered();
+            let _held = tracing::info_span!("held");
+            let _in_outlives = outlives.enter();
+            tracing::info_span!("closed before").in_scope(|| {});
+            panic!("boom");
+        }));
+        assert!(result.is_err());
+        tracing::info_span!("after").in_scope(|| {});
+        outlives
+    });
+    drop(outlives);
+    tracer.flush(WAIT).expect("flush");
+    let spans = collector.spans();
+    let marked = |name: &str| {
+        let span = named(&spans, name);
+        let error = tag(&span.tags, "error") == Some(&V::BoolValue(true));
+        let logs = span
+            .logs
+            .iter()
+            .filter(|log| field(log, "event") == string("panic").as_ref())
+            .count();
+        (error, logs)
+    };
+    // Entered when the panic went through it, or dropped by the unwinding: marked once.
+    assert_eq!(marked("entered"), (true, 1));
+    assert_eq!(marked("held"), (true, 1));
+    assert_eq!(marked("outlives"), (true, 1));
+    assert_eq!(marked("closed before"), (false, 0));
+    assert_eq!(marked("after"), (false, 0));
+}

@@ -35,6 +35,9 @@ pub(crate) enum Reply {
     Respond(u16, Vec<u8>),
     /// Answer with this status, these extra headers (`Retry-After`, `Location`) and body.
     RespondWith(u16, Vec<(String, String)>, Vec<u8>),
+    /// Answer with this status and a plain-text body (for clients that are not LightStep
+    /// protobuf tracers, to read in their logs).
+    Text(u16, String),
     /// Answer 200 but declare more body than is sent, then hang up.
     Truncate(Vec<u8>),
     /// Answer 200 with a body of this many bytes.
@@ -52,6 +55,9 @@ pub(crate) trait Handler: Send + Sync + 'static {
     fn handle(&self, request: &Request) -> Reply;
     /// Whether connections should be accepted and then ignored.
     fn blackhole(&self) -> bool;
+    /// Called when a request cannot even be read (answered 400); `method` and `path` are
+    /// empty when its head could not be read.
+    fn unreadable(&self, method: &str, path: &str, reason: &str);
 }
 
 pub(crate) struct Server {
@@ -139,27 +145,42 @@ fn serve_connection(stream: TcpStream, handler: &dyn Handler, stop: &AtomicBool)
             Ok(Some(request)) => request,
             Ok(None) => return, // the peer closed the connection
             Err(e) => {
-                let _ = respond(&mut writer, 400, &[], e.to_string().as_bytes(), false);
+                handler.unreadable("", "", &e.to_string());
+                let _ = respond(&mut writer, 400, TEXT, &[], e.to_string().as_bytes(), false);
+                // Hang up: the server keeps a clone of the socket, so dropping ours would
+                // leave the connection open. Only the sending side: closing with unread
+                // bytes would reset the connection before the peer reads the answer.
+                let _ = writer.shutdown(Shutdown::Write);
                 return;
             }
         };
+        let mut body_read = false;
         let reply = match handler.before_body(&request) {
             Some(reply) => reply,
             None => match read_body(&mut reader, &request) {
                 Ok(body) => {
+                    body_read = true;
                     request.body = body;
                     handler.handle(&request)
                 }
-                Err(e) => Reply::Respond(400, e.to_string().into_bytes()),
+                Err(e) => {
+                    handler.unreadable(&request.method, &request.path, &e.to_string());
+                    Reply::Text(400, e.to_string())
+                }
             },
         };
-        let keep_alive = request.keep_alive;
+        // Answered before the body was read (or when it could not be): what follows on
+        // the connection is not a request, so it is closed after the answer.
+        let keep_alive = request.keep_alive && body_read;
         let done = match reply {
             Reply::Respond(status, body) => {
-                respond(&mut writer, status, &[], &body, keep_alive).is_err()
+                respond(&mut writer, status, PROTOBUF, &[], &body, keep_alive).is_err()
             }
             Reply::RespondWith(status, headers, body) => {
-                respond(&mut writer, status, &headers, &body, keep_alive).is_err()
+                respond(&mut writer, status, PROTOBUF, &headers, &body, keep_alive).is_err()
+            }
+            Reply::Text(status, text) => {
+                respond(&mut writer, status, TEXT, &[], text.as_bytes(), keep_alive).is_err()
             }
             Reply::Truncate(body) => {
                 let head = format!(
@@ -198,9 +219,13 @@ fn serve_connection(stream: TcpStream, handler: &dyn Handler, stop: &AtomicBool)
     }
 }
 
+const PROTOBUF: &str = "application/octet-stream";
+const TEXT: &str = "text/plain; charset=utf-8";
+
 fn respond(
     writer: &mut TcpStream,
     status: u16,
+    content_type: &str,
     headers: &[(String, String)],
     body: &[u8],
     keep_alive: bool,
@@ -215,6 +240,7 @@ fn respond(
         307 => "Temporary Redirect",
         413 => "Payload Too Large",
         429 => "Too Many Requests",
+        415 => "Unsupported Media Type",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
@@ -226,7 +252,7 @@ fn respond(
         .map(|(name, value)| format!("{name}: {value}\r\n"))
         .collect();
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: {connection}\r\n{extra}\r\n",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: {connection}\r\n{extra}\r\n",
         body.len()
     );
     let mut message = head.into_bytes();

@@ -90,7 +90,8 @@ pub struct ReceivedReport {
 }
 
 impl ReceivedReport {
-    /// The `spans.dropped` count the report carried.
+    /// The `spans.dropped` count the report carried; `None` when it carried none (the
+    /// Python tracer sends no internal metrics), which is not a count of 0.
     ///
     /// # Examples
     ///
@@ -113,11 +114,98 @@ impl ReceivedReport {
             .counts
             .iter()
             .find(|c| c.name == "spans.dropped")
-            .map(|c| match c.value {
-                Some(Value::IntValue(n)) => n,
-                Some(Value::DoubleValue(x)) => x as i64,
-                None => 0,
+            .and_then(|c| match c.value {
+                Some(Value::IntValue(n)) => Some(n),
+                Some(Value::DoubleValue(x)) => Some(x as i64),
+                None => None,
             })
+    }
+
+    /// One line about the report, as `dev_collector` prints it: the reporter's component
+    /// name, the spans, the body size, the `spans.dropped` count (`no count` when the
+    /// report carried none) and the status answered.
+    ///
+    /// ```
+    /// use lightstep::collector::ReceivedReport;
+    /// let report = ReceivedReport {
+    ///     request: Default::default(),
+    ///     token_header: None,
+    ///     body: Vec::new(),
+    ///     body_bytes: 0,
+    ///     status: 200,
+    ///     grpc: false,
+    ///     otlp: None,
+    /// };
+    /// assert_eq!(
+    ///     report.summary(),
+    ///     "report from ?: 0 spans, 0 bytes, spans.dropped=no count, answered 200"
+    /// );
+    /// ```
+    pub fn summary(&self) -> String {
+        use crate::proto::collector::key_value::Value;
+        let component = self
+            .request
+            .reporter
+            .iter()
+            .flat_map(|r| r.tags.iter())
+            .find(|t| t.key == "lightstep.component_name")
+            .and_then(|t| match &t.value {
+                Some(Value::StringValue(name)) => Some(name.as_str()),
+                _ => None,
+            })
+            .unwrap_or("?");
+        let accounting = match (&self.otlp, self.dropped_spans()) {
+            (Some(otlp), _) => format!("OTLP, rejected {}", otlp.rejected_spans),
+            (None, Some(count)) => format!("spans.dropped={count}"),
+            (None, None) => "spans.dropped=no count".to_owned(),
+        };
+        format!(
+            "report from {component}: {} spans, {} bytes, {accounting}, answered {}",
+            self.request.spans.len(),
+            self.body_bytes,
+            self.status
+        )
+    }
+}
+
+/// A request the collector refused: what was asked, and how and why it was answered.
+///
+/// Every refusal is kept ([`LocalCollector::refusals`]) and passed to the callback set
+/// with [`LocalCollector::on_refusal`]: a path it does not serve (404, also for the older
+/// LightStep transports, named in the reason), a method other than `POST` (405), a JSON
+/// report (415), an unreadable request (400), and reports or metrics it answered with an
+/// error status (a bad token, [`fail_next`](LocalCollector::fail_next), a body that does
+/// not decode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The request method (empty if the request line could not be read).
+    pub method: String,
+    /// The request path (over gRPC, the method's path).
+    pub path: String,
+    /// The HTTP status answered (over gRPC, the one its status code stands for).
+    pub status: u16,
+    /// Why, as the answer said.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "refused {} {}: {} {}",
+            if self.method.is_empty() {
+                "?"
+            } else {
+                &self.method
+            },
+            if self.path.is_empty() {
+                "?"
+            } else {
+                &self.path
+            },
+            self.status,
+            self.reason
+        )
     }
 }
 
@@ -261,6 +349,7 @@ struct Behaviour {
 }
 
 type ReportCallback = Box<dyn Fn(&ReceivedReport) + Send>;
+type RefusalCallback = Box<dyn Fn(&Refusal) + Send>;
 
 struct Shared {
     received: Mutex<Vec<ReceivedReport>>,
@@ -268,6 +357,8 @@ struct Shared {
     arrived: Condvar,
     behaviour: Mutex<Behaviour>,
     on_report: Mutex<Option<ReportCallback>>,
+    refusals: Mutex<Vec<Refusal>>,
+    on_refusal: Mutex<Option<RefusalCallback>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -404,6 +495,8 @@ impl LocalCollector {
                 spans_to_reject: 0,
             }),
             on_report: Mutex::new(None),
+            refusals: Mutex::new(Vec::new()),
+            on_refusal: Mutex::new(None),
         });
         let server = Server::start(listener, Arc::clone(&shared) as Arc<dyn http::Handler>)
             .map_err(cannot_listen)?;
@@ -551,8 +644,7 @@ impl LocalCollector {
     /// let tracer = Tracer::new(Options::new("token").collector_url(collector.url()))?;
     /// collector.fail_next(1, 503);
     /// tracer.span("retried").start().finish();
-    /// assert!(tracer.flush(Duration::from_secs(5)).is_err()); // the 503
-    /// tracer.flush(Duration::from_secs(5))?; // sent again, and accepted
+    /// tracer.flush(Duration::from_secs(5))?; // refused once, retried, accepted
     /// let statuses: Vec<u16> = collector.reports().iter().map(|r| r.status).collect();
     /// assert_eq!(statuses, [503, 200]);
     /// assert_eq!(collector.span_count(), 1);
@@ -637,6 +729,17 @@ impl LocalCollector {
     /// ```
     pub fn on_report(&self, callback: impl Fn(&ReceivedReport) + Send + 'static) {
         *lock(&self.shared.on_report) = Some(Box::new(callback));
+    }
+
+    /// Calls `callback` for each request the collector refuses, as it refuses it (on the
+    /// collector's thread); see [`Refusal`].
+    pub fn on_refusal(&self, callback: impl Fn(&Refusal) + Send + 'static) {
+        *lock(&self.shared.on_refusal) = Some(Box::new(callback));
+    }
+
+    /// Every request refused so far, in order; see [`Refusal`].
+    pub fn refusals(&self) -> Vec<Refusal> {
+        lock(&self.shared.refusals).clone()
     }
 
     /// Every report received so far, in arrival order.
@@ -791,14 +894,20 @@ impl http::Handler for Shared {
     }
 
     fn before_body(&self, head: &Request) -> Option<Reply> {
+        if let Some((status, reason)) = other_transport(head) {
+            self.refuse(&head.method, &head.path, status, reason);
+            return Some(Reply::Text(status, reason.to_owned()));
+        }
         let now = SystemTime::now();
         if !matches!(
             head.path.split('?').next(),
             Some("/api/v2/reports" | METRICS_PATH | otlp::PATH)
         ) {
+            self.refuse(&head.method, &head.path, 404, "no such path");
             return Some(Reply::Respond(404, error_response("no such path", now)));
         }
         if head.method != "POST" {
+            self.refuse(&head.method, &head.path, 405, "reports are POSTed");
             return Some(Reply::Respond(
                 405,
                 error_response("reports are POSTed", now),
@@ -807,10 +916,21 @@ impl http::Handler for Shared {
         (lock(&self.behaviour).fault == Fault::Reset).then_some(Reply::Reset)
     }
 
+    fn unreadable(&self, method: &str, path: &str, reason: &str) {
+        self.refuse(method, path, 400, reason);
+    }
+
     fn handle(&self, request: &Request) -> Reply {
         let token_header = request.header("Lightstep-Access-Token").map(str::to_owned);
         if request.path.split('?').next() == Some(METRICS_PATH) {
             let (status, body) = self.receive_metrics(&request.body, token_header);
+            if status != 200 {
+                let reason = match status {
+                    400 => "not an IngestRequest",
+                    _ => "invalid access token",
+                };
+                self.refuse(&request.method, &request.path, status, reason);
+            }
             return Reply::Respond(status, body);
         }
         let verdict = if request.path.split('?').next() == Some(otlp::PATH) {
@@ -836,7 +956,43 @@ impl http::Handler for Shared {
 /// Where metrics reports arrive: `{collector_url}/metrics`.
 const METRICS_PATH: &str = "/metrics";
 
+/// The older LightStep transports, which this collector does not serve: their requests
+/// are answered with the transport to switch to.
+fn other_transport(head: &Request) -> Option<(u16, &'static str)> {
+    const JSON: &str = "JSON reports (LightStep's older JSON transport) are not served here: \
+        switch the tracer to protobuf over HTTP (POST /api/v2/reports, \
+        Content-Type: application/octet-stream)";
+    const THRIFT: &str = "Thrift reports (LightStep's older Thrift transport, \
+        /_rpc/v1/reports/binary) are not served here: switch the tracer to protobuf over \
+        HTTP (POST /api/v2/reports; in the Python tracer, use_thrift=False, use_http=True)";
+    let json = head.header("Content-Type").is_some_and(|t| {
+        t.split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    });
+    match head.path.split('?').next() {
+        Some("/api/v0/reports") => Some((404, JSON)),
+        Some("/_rpc/v1/reports/binary") => Some((404, THRIFT)),
+        Some("/api/v2/reports") if json => Some((415, JSON)),
+        _ => None,
+    }
+}
+
 impl Shared {
+    /// Keeps a refusal and passes it to the callback.
+    fn refuse(&self, method: &str, path: &str, status: u16, reason: &str) {
+        let refusal = Refusal {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            status,
+            reason: reason.to_owned(),
+        };
+        if let Some(callback) = lock(&self.on_refusal).as_ref() {
+            callback(&refusal);
+        }
+        lock(&self.refusals).push(refusal);
+    }
+
     /// Decodes and keeps a metrics report; the status and body to answer with.
     fn receive_metrics(&self, body: &[u8], token_header: Option<String>) -> (u16, Vec<u8>) {
         let Ok(request) = IngestRequest::decode(body) else {
@@ -882,6 +1038,7 @@ impl Shared {
             Ok(report) => report,
             Err(e) => {
                 let reason = format!("not a ReportRequest: {e}");
+                self.refuse("POST", report_path(grpc), 400, &reason);
                 return Verdict {
                     status: 400,
                     body: error_response(&reason, received_at),
@@ -948,6 +1105,9 @@ impl Shared {
             grpc,
             otlp: None,
         };
+        if status != 200 {
+            self.refuse("POST", report_path(grpc), status, reason);
+        }
         if let Some(callback) = lock(&self.on_report).as_ref() {
             callback(&received);
         }
@@ -960,6 +1120,15 @@ impl Shared {
             fault,
             headers,
         }
+    }
+}
+
+/// The path a report came to, for a [`Refusal`].
+fn report_path(grpc: bool) -> &'static str {
+    if grpc {
+        "/lightstep.collector.CollectorService/Report"
+    } else {
+        "/api/v2/reports"
     }
 }
 

@@ -2,11 +2,13 @@
 //!
 //! Inject writes `x-b3-traceid` as 16 hex digits (32 for a 128-bit trace id, kept whole),
 //! `x-b3-spanid` as 16, `x-b3-sampled` as `1`/`0`, and baggage as `ot-baggage-*` (as the
-//! Go and C++ LightStep tracers do). Extract also takes unpadded ids of 1 to 32 (16)
-//! digits, which the Go and Python tracers write; `x-b3-flags: 1` (debug) means sampled,
-//! and no sampling header means sampled. The single header must follow the B3 spec
-//! exactly: `{traceid}-{spanid}[-{sampled}[-{parentspanid}]]` with 16/32-digit ids, or a
-//! lone decision `0`/`1`/`d`; it is read first when present.
+//! Go and C++ LightStep tracers do). Extract also takes unpadded ids, which the Go and
+//! Python tracers write, and zero-padded ones: 1 to 32 digits whose value fits (128 bits
+//! for the trace id, 64 for span ids); `x-b3-flags: 1` (debug) means sampled, and no
+//! sampling header means sampled. The single header follows the B3 spec:
+//! `{traceid}-{spanid}[-{sampled}[-{parentspanid}]]` with ids of 16 to 32 digits (16 or
+//! 32 as the spec writes them, or zero-padded in between), or a lone decision
+//! `0`/`1`/`d`; it is read first when present.
 
 use super::carrier::{Extractor, Injector};
 use super::{excerpt, get, hex, lightstep, split_trace_id};
@@ -36,9 +38,10 @@ fn bad(key: &str, reason: impl Into<String>) -> Error {
     Error::corrupted(FORMAT, key, reason)
 }
 
-/// A trace id of `min..=32` hex digits as (high, low).
-fn parse_trace_id(text: &str, key: &str, exact: bool) -> Result<(u64, u64), Error> {
-    if exact && text.len() != 16 && text.len() != 32 {
+/// A trace id of 1 to 32 hex digits as (high, low); `padded`: at least 16 digits (the
+/// single header's ids are written zero-padded).
+fn parse_trace_id(text: &str, key: &str, padded: bool) -> Result<(u64, u64), Error> {
+    if padded && text.len() < 16 {
         return Err(bad(
             key,
             format!(
@@ -47,12 +50,13 @@ fn parse_trace_id(text: &str, key: &str, exact: bool) -> Result<(u64, u64), Erro
             ),
         ));
     }
-    let id = hex::parse(text, 32).map_err(|e| bad(key, format!("{e}: {}", excerpt(text))))?;
+    let id = hex::parse(text, 128).map_err(|e| bad(key, format!("{e}: {}", excerpt(text))))?;
     split_trace_id(id).map_err(|e| bad(key, e))
 }
 
-fn parse_span_id(text: &str, key: &str, exact: bool) -> Result<u64, Error> {
-    if exact && text.len() != 16 {
+/// A span id of 1 to 32 hex digits whose value fits in 64 bits; `padded`: at least 16.
+fn parse_span_id(text: &str, key: &str, padded: bool) -> Result<u64, Error> {
+    if padded && text.len() < 16 {
         return Err(bad(
             key,
             format!("span id must have 16 hex digits, not {}", excerpt(text)),
@@ -79,7 +83,7 @@ pub(crate) fn extract(carrier: &impl Extractor) -> Result<Option<SpanContext>, E
     if let Some(single) = get(carrier, FORMAT, SINGLE)? {
         match extract_single(single)? {
             Single::Context(mut context) => {
-                lightstep::extract_baggage(carrier, FORMAT, &mut context)?;
+                lightstep::extract_baggage(carrier, FORMAT, &mut context);
                 return Ok(Some(context));
             }
             Single::Decision(sampled) => decision = Some(sampled),
@@ -114,7 +118,7 @@ pub(crate) fn extract(carrier: &impl Extractor) -> Result<Option<SpanContext>, E
         None => decision.unwrap_or(true),
     };
     let mut context = SpanContext::from_ids(high, low, span_id, debug || sampled);
-    lightstep::extract_baggage(carrier, FORMAT, &mut context)?;
+    lightstep::extract_baggage(carrier, FORMAT, &mut context);
     Ok(Some(context))
 }
 

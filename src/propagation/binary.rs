@@ -11,16 +11,46 @@
 //!   which neither of the others does).
 //!
 //! An empty carrier (or one holding an empty message) is `Ok(None)`; anything else that
-//! does not decode, lacks `basic_ctx`, or has a zero id is an error. Only the low 64 bits
-//! of a 128-bit trace id travel in this format.
+//! does not decode, lacks `basic_ctx`, or has a zero id is an error; baggage past the
+//! limits is dropped, in key order, with an event. Only the 64-bit trace id LightStep
+//! reports travels in this format.
 
-use super::{base64, BaggageBudget};
+use super::BaggageBudget;
 use crate::context::SpanContext;
 use crate::proto::lightstep::{BasicTracerCarrier, BinaryCarrier};
 use crate::Error;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::{DecodeError, Engine};
 use prost::Message;
 
 const FORMAT: &str = "lightstep binary";
+
+/// Standard base64 (RFC 4648 §4): written padded; read padded or not, and with the unused
+/// bits of the last symbol ignored, as the Go and Python tracers' decoders do.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Decodes base64 text with surrounding ASCII whitespace. Padding, when there is any,
+/// must be whole (`Zg==`, not `Zg=`).
+fn decode_base64(text: &[u8]) -> Result<Vec<u8>, String> {
+    let text = text.trim_ascii();
+    if text.ends_with(b"=") && !text.len().is_multiple_of(4) {
+        return Err("bad base64 padding".to_owned());
+    }
+    BASE64.decode(text).map_err(|e| match e {
+        DecodeError::InvalidByte(at, b'=') => format!("bad base64 padding at byte {at}"),
+        DecodeError::InvalidByte(at, _) => format!("not base64 (byte {at})"),
+        DecodeError::InvalidLength(_) => "bad base64 length".to_owned(),
+        DecodeError::InvalidLastSymbol { offset, .. } => {
+            format!("bad base64 symbol at byte {offset}")
+        }
+        DecodeError::InvalidPadding => "bad base64 padding".to_owned(),
+    })
+}
 
 /// Standard base64 (padded) of a `BinaryCarrier` with `basic_ctx` set; empty for a
 /// context with a zero id (the no-op tracer's), which carries nothing.
@@ -28,7 +58,7 @@ pub(crate) fn inject(context: &SpanContext) -> Vec<u8> {
     if !super::is_valid(context) {
         return Vec::new();
     }
-    base64::encode(&encode_carrier(context))
+    BASE64.encode(encode_carrier(context)).into_bytes()
 }
 
 /// The protobuf bytes, written by hand so baggage comes out in key order (prost's map is a
@@ -36,7 +66,7 @@ pub(crate) fn inject(context: &SpanContext) -> Vec<u8> {
 fn encode_carrier(context: &SpanContext) -> Vec<u8> {
     let mut basic = Vec::with_capacity(32);
     basic.push(0x09); // field 1, fixed64
-    basic.extend_from_slice(&context.trace_id.to_le_bytes());
+    basic.extend_from_slice(&context.trace_id().to_le_bytes());
     basic.push(0x11); // field 2, fixed64
     basic.extend_from_slice(&context.span_id.to_le_bytes());
     if context.sampled {
@@ -106,7 +136,7 @@ pub(crate) fn extract(carrier: &[u8]) -> Result<Option<SpanContext>, Error> {
             if carrier.trim_ascii().is_empty() {
                 return Ok(None);
             }
-            let bytes = base64::decode(carrier).map_err(|e| {
+            let bytes = decode_base64(carrier).map_err(|e| {
                 let start = String::from_utf8_lossy(&carrier[..carrier.len().min(40)]);
                 Error::corrupted(FORMAT, "base64", format!("{e}: {}", super::excerpt(&start)))
             })?;
@@ -123,13 +153,17 @@ pub(crate) fn extract(carrier: &[u8]) -> Result<Option<SpanContext>, Error> {
         return Err(Error::corrupted(FORMAT, "span_id", "id is zero"));
     }
     let mut context = SpanContext::from_ids(0, basic.trace_id, basic.span_id, basic.sampled);
+    // Protobuf maps have no order: read the items in key order, so the ones kept within
+    // the baggage limits are always the same.
+    let mut items: Vec<(String, String)> = basic.baggage_items.into_iter().collect();
+    items.sort_unstable();
     let mut budget = BaggageBudget::default();
-    for (key, value) in &basic.baggage_items {
-        budget.take(FORMAT, key, value)?;
+    for (key, value) in items {
+        if budget.admit(&key, &value) {
+            context.set_baggage_item(key, value);
+        }
     }
-    for (key, value) in basic.baggage_items {
-        context.set_baggage_item(key, value);
-    }
+    budget.report(FORMAT);
     Ok(Some(context))
 }
 
@@ -144,6 +178,32 @@ fn decode_carrier(bytes: &[u8]) -> Result<BasicTracerCarrier, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_is_standard_padded_and_read_leniently() {
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(BASE64.encode(plain), coded);
+            assert_eq!(decode_base64(coded.as_bytes()).unwrap(), plain.as_bytes());
+        }
+        assert_eq!(decode_base64(b"Zm8").unwrap(), b"fo");
+        assert_eq!(decode_base64(b" Zm8=\r\n").unwrap(), b"fo");
+        for (bad, reason) in [
+            (&b"Z"[..], "length"),
+            (b"Zm9v!", "not base64"),
+            (b"Zg=", "padding"),
+            (b"Z===", "padding"),
+            (b"Zm=9", "padding"),
+        ] {
+            let error = decode_base64(bad).unwrap_err();
+            assert!(error.contains(reason), "{bad:?}: {error}");
+        }
+    }
 
     #[test]
     fn hand_encoding_matches_prost() {

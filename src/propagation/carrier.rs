@@ -1,6 +1,7 @@
 //! The `Injector` and `Extractor` traits, and their implementations for std maps (and,
 //! with the cargo feature `http`, for `http::HeaderMap`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 /// A carrier that span contexts can be written into (a header map, a text map).
@@ -24,8 +25,9 @@ pub trait Injector {
 /// A carrier that span contexts can be read from.
 ///
 /// Only [`pairs`](Extractor::pairs) is required; [`get`](Extractor::get) defaults to a
-/// case-insensitive search through it. Extraction reads at most 1024 baggage items and
-/// 64 KiB of baggage; a carrier with more is reported as corrupt.
+/// case-insensitive search through it. Extraction keeps at most 1024 baggage items and
+/// 64 KiB of baggage; what a carrier has beyond that is dropped (the context is kept) and
+/// reported with an [`Event::BaggageDropped`](crate::Event::BaggageDropped).
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -53,6 +55,14 @@ pub trait Extractor {
 
     /// Every key and value of the carrier (values that are not text are left out).
     fn pairs(&self) -> Box<dyn Iterator<Item = (&str, &str)> + '_>;
+
+    /// Every key and value, with values that are not UTF-8 decoded as this carrier's
+    /// protocol reads them rather than left out; baggage is read through it. The default
+    /// is [`pairs`](Extractor::pairs); `http::HeaderMap` decodes such values as
+    /// ISO-8859-1, as HTTP/1.1 servers do.
+    fn decoded_pairs(&self) -> Box<dyn Iterator<Item = (&str, Cow<'_, str>)> + '_> {
+        Box::new(self.pairs().map(|(k, v)| (k, Cow::Borrowed(v))))
+    }
 
     /// Whether `key` is present with a value that is not UTF-8 text, which
     /// [`get`](Extractor::get) cannot return; extraction then reports the key as corrupt
@@ -125,7 +135,11 @@ impl Injector for http::HeaderMap {
 }
 
 /// Values are read as UTF-8 (not only visible ASCII, as `HeaderValue::to_str` would), so
-/// UTF-8 baggage survives; of a repeated header, the first value counts.
+/// UTF-8 baggage survives; of a repeated header, [`get`](Extractor::get) gives the first
+/// value (the W3C format reads every `tracestate` value, as one list, and refuses two
+/// `traceparent` headers). Baggage values
+/// that are not UTF-8 are decoded as ISO-8859-1 (each byte one character), which is how
+/// HTTP/1.1 reads header values; ids that are not UTF-8 are corrupt.
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl Extractor for http::HeaderMap {
@@ -138,6 +152,16 @@ impl Extractor for http::HeaderMap {
             std::str::from_utf8(v.as_bytes())
                 .ok()
                 .map(|v| (k.as_str(), v))
+        }))
+    }
+
+    fn decoded_pairs(&self) -> Box<dyn Iterator<Item = (&str, Cow<'_, str>)> + '_> {
+        Box::new(self.iter().map(|(k, v)| {
+            let value = match std::str::from_utf8(v.as_bytes()) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => Cow::Owned(v.as_bytes().iter().map(|&b| char::from(b)).collect()),
+            };
+            (k.as_str(), value)
         }))
     }
 

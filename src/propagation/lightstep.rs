@@ -1,6 +1,8 @@
 //! The LightStep (OpenTracing basic tracer) text-map / HTTP-header format.
 //!
-//! `ot-tracer-traceid` and `ot-tracer-spanid` are lower-case hex without padding (64 bits),
+//! `ot-tracer-traceid` and `ot-tracer-spanid` are lower-case hex without padding (64 bits)
+//! on inject; extract also reads them zero-padded up to 32 digits (as a LightStep tracer
+//! writes an id it received shorter than 16 digits) whenever the value fits in 64 bits.
 //! `ot-tracer-sampled` is `true`/`false` (`1`/`0`, which the C++ tracer writes, is read
 //! too), and each baggage item is `ot-baggage-<key>` with the value verbatim. Keys are
 //! matched without regard to case; baggage keys come back in lower case. No tracer key at
@@ -18,7 +20,7 @@ const SAMPLED: &str = "ot-tracer-sampled";
 pub(crate) const BAGGAGE_PREFIX: &str = "ot-baggage-";
 
 pub(crate) fn inject(context: &SpanContext, carrier: &mut impl Injector) {
-    carrier.set(TRACE_ID, format!("{:x}", context.trace_id));
+    carrier.set(TRACE_ID, format!("{:x}", context.trace_id()));
     carrier.set(SPAN_ID, format!("{:x}", context.span_id));
     carrier.set(
         SAMPLED,
@@ -36,27 +38,26 @@ pub(crate) fn inject_baggage(context: &SpanContext, carrier: &mut impl Injector)
 }
 
 /// Reads `ot-baggage-*` items (keys lower-cased) into `context`, within the baggage
-/// limits.
+/// limits: items past them are dropped, with an event.
 pub(crate) fn extract_baggage(
     carrier: &impl Extractor,
     format: &'static str,
     context: &mut SpanContext,
-) -> Result<(), Error> {
+) {
     let mut budget = BaggageBudget::default();
-    for (key, value) in carrier.pairs() {
+    for (key, value) in carrier.decoded_pairs() {
         if let Some(name) = strip_prefix_ignore_case(key, BAGGAGE_PREFIX) {
-            if !name.is_empty() {
-                budget.take(format, name, value)?;
-                context.set_baggage_item(name.to_ascii_lowercase(), value.to_owned());
+            if !name.is_empty() && budget.admit(name, &value) {
+                context.set_baggage_item(name.to_ascii_lowercase(), value.into_owned());
             }
         }
     }
-    Ok(())
+    budget.report(format);
 }
 
 fn has_baggage(carrier: &impl Extractor) -> bool {
     carrier
-        .pairs()
+        .decoded_pairs()
         .any(|(key, _)| strip_prefix_ignore_case(key, BAGGAGE_PREFIX).is_some())
 }
 
@@ -113,6 +114,6 @@ pub(crate) fn extract(carrier: &impl Extractor) -> Result<Option<SpanContext>, E
         )
     })?;
     let mut context = SpanContext::from_ids(0, trace_id, span_id, sampled);
-    extract_baggage(carrier, FORMAT, &mut context)?;
+    extract_baggage(carrier, FORMAT, &mut context);
     Ok(Some(context))
 }

@@ -4,11 +4,11 @@
 //! Extraction never panics on any input. It answers `Ok(None)` when the carrier holds no
 //! context of the format, and [`Error::SpanContextCorrupted`] (naming the format and the
 //! key) when it holds one that cannot be read: a missing companion key, a malformed or
-//! zero id, a value that is not text, or more baggage than [`MAX_BAGGAGE_ITEMS`] items or
-//! [`MAX_BAGGAGE_BYTES`] bytes.
+//! zero id, or an id or sampling value that is not text. Only the ids decide whether a
+//! context is usable: baggage beyond [`MAX_BAGGAGE_ITEMS`] items or [`MAX_BAGGAGE_BYTES`]
+//! bytes is dropped, the context kept, and an [`Event::BaggageDropped`] emitted.
 
 pub(crate) mod b3;
-pub(crate) mod base64;
 pub(crate) mod binary;
 pub(crate) mod carrier;
 pub(crate) mod hex;
@@ -18,15 +18,16 @@ pub(crate) mod trace_context;
 pub use carrier::{Extractor, Injector};
 
 use crate::context::SpanContext;
+use crate::event::{BaggageDropped, Event};
 use crate::Error;
 use std::fmt;
 use std::str::FromStr;
 
-/// The most baggage items an extracted context may carry; more is a corrupt carrier.
+/// The most baggage items an extracted context keeps; more are dropped.
 pub(crate) const MAX_BAGGAGE_ITEMS: usize = 1024;
 
-/// The most bytes of baggage (keys plus values) an extracted context may carry; more is
-/// a corrupt carrier. Baggage travels with every request of a trace, so a hostile caller
+/// The most bytes of baggage (keys plus values) an extracted context keeps; items past
+/// it are dropped. Baggage travels with every request of a trace, so a hostile caller
 /// must not be able to make it arbitrarily large.
 pub(crate) const MAX_BAGGAGE_BYTES: usize = 64 * 1024;
 
@@ -56,13 +57,16 @@ pub(crate) const MAX_BAGGAGE_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Propagator {
-    /// `ot-tracer-traceid`, `ot-tracer-spanid` (unpadded lower-case hex, 64 bits),
-    /// `ot-tracer-sampled` (`true`/`false`; `1`/`0` also read), `ot-baggage-*`.
+    /// `ot-tracer-traceid`, `ot-tracer-spanid` (written as unpadded lower-case hex, 64
+    /// bits; read with leading zeros too, up to 32 digits, when the value fits in 64
+    /// bits), `ot-tracer-sampled` (`true`/`false`; `1`/`0` also read), `ot-baggage-*`.
     LightStep,
-    /// `x-b3-traceid` (16 or 32 hex digits; 1 to 32 read), `x-b3-spanid`, `x-b3-sampled`
+    /// `x-b3-traceid` (16 or 32 hex digits; 1 to 32 read, zero-padded or not),
+    /// `x-b3-spanid` (16 digits; 1 to 32 read when the value fits in 64 bits), `x-b3-sampled`
     /// (`1`/`0`), `ot-baggage-*`; the single `b3` header is read too.
     B3,
-    /// W3C `traceparent` (version `00`) and `tracestate` (passed through unchanged),
+    /// W3C `traceparent` (version `00`, with the level-2 `random` flag) and `tracestate`
+    /// (passed on when it follows the grammar, dropped whole otherwise),
     /// `ot-baggage-*`.
     TraceContext,
 }
@@ -159,9 +163,9 @@ pub(crate) fn extract(
     }
 }
 
-/// Whether a context can be propagated: both ids non-zero.
+/// Whether a context can be propagated: a non-zero trace id and span id.
 pub(crate) fn is_valid(context: &SpanContext) -> bool {
-    context.trace_id != 0 && context.span_id != 0
+    context.trace_id() != 0 && context.span_id != 0
 }
 
 /// The value of `key`, or an error if the key is there with a value that is not text.
@@ -191,51 +195,56 @@ pub(crate) fn excerpt(value: &str) -> String {
     }
 }
 
-/// Splits a 128-bit trace id into (high, low) halves. The low half is what LightStep
-/// reports, so it must not be zero.
+/// Splits a 128-bit trace id into (high, low) halves; only an all-zero id is refused. (A
+/// zero low half is reported to LightStep as the high half: see
+/// [`SpanContext::trace_id`].)
 pub(crate) fn split_trace_id(id: u128) -> Result<(u64, u64), &'static str> {
-    let (high, low) = ((id >> 64) as u64, id as u64);
-    if low == 0 {
-        if high == 0 {
-            return Err("trace id is zero");
-        }
-        return Err("the low 64 bits of the trace id (the part LightStep reports) are zero");
+    if id == 0 {
+        return Err("trace id is zero");
     }
-    Ok((high, low))
+    Ok(((id >> 64) as u64, id as u64))
 }
 
-/// Counts baggage against the limits as items are added.
+/// Counts baggage against the limits as an extracted context's items are read; what
+/// would pass them is dropped (the ids alone decide whether a context is usable), and
+/// [`report`](BaggageBudget::report) says so with an [`Event::BaggageDropped`].
 #[derive(Default)]
 pub(crate) struct BaggageBudget {
     items: usize,
     bytes: usize,
+    dropped: usize,
+    reason: Option<&'static str>,
 }
 
 impl BaggageBudget {
-    /// Takes one item into account; an error once the limits are passed.
-    pub(crate) fn take(
-        &mut self,
-        format: &'static str,
-        key: &str,
-        value: &str,
-    ) -> Result<(), Error> {
-        self.items += 1;
-        self.bytes = self.bytes.saturating_add(key.len() + value.len());
-        if self.items > MAX_BAGGAGE_ITEMS {
-            return Err(Error::corrupted(
+    /// Whether one more item (of this key and value) fits within the limits; if not, it
+    /// is counted dropped.
+    pub(crate) fn admit(&mut self, key: &str, value: &str) -> bool {
+        let size = key.len().saturating_add(value.len());
+        let reason = if self.items >= MAX_BAGGAGE_ITEMS {
+            "more than 1024 baggage items"
+        } else if self.bytes.saturating_add(size) > MAX_BAGGAGE_BYTES {
+            "more than 65536 bytes of baggage"
+        } else {
+            self.items += 1;
+            self.bytes += size;
+            return true;
+        };
+        self.dropped += 1;
+        self.reason.get_or_insert(reason);
+        false
+    }
+
+    /// Emits an [`Event::BaggageDropped`] if any item was dropped.
+    pub(crate) fn report(self, format: &'static str) {
+        if let Some(reason) = self.reason {
+            crate::event::emit(Event::BaggageDropped(BaggageDropped {
                 format,
-                "ot-baggage-*",
-                format!("more than {MAX_BAGGAGE_ITEMS} baggage items"),
-            ));
+                dropped_items: self.dropped,
+                kept_items: self.items,
+                reason,
+            }));
         }
-        if self.bytes > MAX_BAGGAGE_BYTES {
-            return Err(Error::corrupted(
-                format,
-                "ot-baggage-*",
-                format!("more than {MAX_BAGGAGE_BYTES} bytes of baggage"),
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -263,10 +272,10 @@ mod tests {
     }
 
     #[test]
-    fn trace_ids_split_with_a_non_zero_low_half() {
+    fn trace_ids_split_unless_all_zero() {
         assert_eq!(split_trace_id(5), Ok((0, 5)));
         assert_eq!(split_trace_id((7 << 64) | 5), Ok((7, 5)));
         assert!(split_trace_id(0).is_err());
-        assert!(split_trace_id(7 << 64).is_err());
+        assert_eq!(split_trace_id(7 << 64), Ok((7, 0)));
     }
 }
