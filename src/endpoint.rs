@@ -138,17 +138,13 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// `url` with any `user:password@` cut out, to show in a message.
+/// `url` with any `user:password@` cut out, to show in a message. A password may hold
+/// `/`, `?` or `#`, so everything up to the last `@` goes.
 fn without_userinfo(url: &str) -> String {
-    let shown = match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            match rest[..end].rfind('@') {
-                Some(at) => format!("{scheme}://<credentials>@{}", &rest[at + 1..]),
-                None => url.to_owned(),
-            }
-        }
-        None => url.to_owned(),
+    let shown = match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://<credentials>@{}", &url[at + 1..]),
+        (None, Some(at)) => format!("<credentials>@{}", &url[at + 1..]),
+        (_, None) => url.to_owned(),
     };
     crate::encode::truncate(&shown, 256)
 }

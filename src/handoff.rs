@@ -149,8 +149,7 @@ impl HandoffReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::SpanContext;
-    use crate::record::{Moment, Tags};
+    use crate::record::Tags;
     use crate::Value;
 
     fn record(tag_bytes: usize) -> SpanRecord {
@@ -158,18 +157,7 @@ mod tests {
         if tag_bytes > 0 {
             tags.push(("big".into(), Value::from("x".repeat(tag_bytes))));
         }
-        SpanRecord {
-            context: SpanContext::new(1, 2),
-            operation: "op".into(),
-            parent: None,
-            more_references: Vec::new(),
-            start: Moment::now(),
-            finish: Moment::now(),
-            tags,
-            logs: Vec::new(),
-            dropped_logs: 0,
-            logs_heap: 0,
-        }
+        SpanRecord::for_tests(2, tags)
     }
 
     #[test]

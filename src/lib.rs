@@ -163,7 +163,7 @@ pub fn __global_ref() -> &'static Tracer {
 pub fn flush() {
     let tracer = __global_ref();
     let timeout = tracer.close_timeout();
-    let deadline = std::time::Instant::now() + timeout;
+    let deadline = tracer::deadline_after(timeout);
     if let Err(error) = tracer.flush_until(deadline, timeout) {
         report_static_failure(error);
     }
@@ -194,7 +194,7 @@ pub fn flush() {
 pub fn close() {
     let tracer = __global_ref();
     let timeout = tracer.close_timeout();
-    let deadline = std::time::Instant::now() + timeout;
+    let deadline = tracer::deadline_after(timeout);
     if let Err(error) = tracer.close_until(deadline, timeout) {
         report_static_failure(error);
     }

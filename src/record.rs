@@ -162,6 +162,25 @@ impl SpanRecord {
     }
 }
 
+#[cfg(test)]
+impl SpanRecord {
+    /// A record of span `span_id` (trace 1) with these tags, finished now, for tests.
+    pub(crate) fn for_tests(span_id: u64, tags: Tags) -> SpanRecord {
+        SpanRecord {
+            context: SpanContext::new(1, span_id),
+            operation: "op".into(),
+            parent: None,
+            more_references: Vec::new(),
+            start: Moment::now(),
+            finish: Moment::now(),
+            tags,
+            logs: Vec::new(),
+            dropped_logs: 0,
+            logs_heap: 0,
+        }
+    }
+}
+
 /// The heap bytes one log holds: its fields' slots and strings.
 fn log_heap(log: &LogRecord) -> usize {
     log.fields.capacity() * std::mem::size_of::<Field>()
@@ -181,18 +200,7 @@ mod tests {
 
     #[test]
     fn logs_keep_the_first_and_the_newest() {
-        let mut record = SpanRecord {
-            context: SpanContext::new(1, 2),
-            operation: "op".into(),
-            parent: None,
-            more_references: Vec::new(),
-            start: Moment::now(),
-            finish: Moment::now(),
-            tags: Tags::default(),
-            logs: Vec::new(),
-            dropped_logs: 0,
-            logs_heap: 0,
-        };
+        let mut record = SpanRecord::for_tests(2, Tags::default());
         for n in 0..100 {
             record.push_log(log(n), 10);
         }

@@ -41,6 +41,8 @@ enum Handle {
 pub(crate) struct Inner {
     spans: HandoffSender,
     control: Sender<Control>,
+    /// Asks the reporter to close, by this deadline.
+    close: Sender<Instant>,
     /// Whether `close` was called; its outcome, for every caller of `close`.
     close_started: AtomicBool,
     closed: Arc<Outcome>,
@@ -148,7 +150,7 @@ impl Tracer {
     /// attempt reach the event handler before it returns. During a `close` it waits for
     /// that close; after it, or once the tracer is disabled, it is [`Error::Closed`].
     pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let result = self.flush_until(deadline, timeout);
         if result != Err(Error::Closed) {
             // (A refused flush raised only its own event, and returns it as its error.)
@@ -193,7 +195,7 @@ impl Tracer {
     /// of the one close: a second caller waits for the close in progress (within its own
     /// `timeout`), and a call after it returns at once.
     pub fn close(&self, timeout: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let result = self.close_until(deadline, timeout);
         // The last status report reaches the handler before close returns.
         event::drain(deadline);
@@ -206,14 +208,8 @@ impl Tracer {
         };
         if inner.counters.leave_running(State::Closed) {
             inner.close_started.store(true, Ordering::Release);
-            let work_until = work_deadline(deadline, timeout);
-            let left = work_until.saturating_duration_since(Instant::now());
-            let close = Control::Close {
-                deadline: work_until,
-            };
-            if inner.control.send_timeout(close, left).is_err() {
-                return Err(Error::Timeout);
-            }
+            // A channel of its own, which flushes cannot crowd out; one close ever gets here.
+            let _ = inner.close.try_send(work_deadline(deadline, timeout));
         }
         inner.await_close(deadline, true)
     }
@@ -240,6 +236,15 @@ impl Tracer {
             .map(|inner| inner.close_timeout)
             .unwrap_or(Options::DEFAULT_CLOSE_TIMEOUT)
     }
+}
+
+/// `timeout` from now; a timeout past what the clock can hold (`Duration::MAX`) is a
+/// century.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 /// The deadline the reporter works to: a little before the caller's, so that the events
@@ -283,6 +288,7 @@ impl Inner {
         };
         let (spans_tx, spans_rx) = handoff(options.max_buffered_spans, options.max_buffered_bytes);
         let (control_tx, control_rx) = bounded(16);
+        let (close_tx, close_rx) = bounded(1);
         let counters = Arc::new(Counters::default());
         let identity = identity::reporter(&options, next_id());
         let metrics = crate::metrics::SystemMetrics::new(
@@ -322,6 +328,7 @@ impl Inner {
         let reporter = Reporter::new(
             spans_rx,
             control_rx,
+            close_rx,
             Arc::clone(&counters),
             core,
             transport.wire,
@@ -338,6 +345,7 @@ impl Inner {
         Ok(Inner {
             spans: spans_tx,
             control: control_tx,
+            close: close_tx,
             close_started: AtomicBool::new(false),
             closed,
             counters,
@@ -374,7 +382,10 @@ impl Inner {
     /// (a flush during the close waits too). A flush after the close, or once the tracer
     /// is disabled, is refused.
     fn await_close(&self, deadline: Instant, closing: bool) -> Result<(), Error> {
-        if !self.close_started.load(Ordering::Acquire) {
+        // (A close that moved the state but has not yet said so has started all the same.)
+        let started =
+            self.close_started.load(Ordering::Acquire) || self.counters.state() == State::Closed;
+        if !started {
             // Disabled, never closed: nothing is left to send.
             return if closing { Ok(()) } else { Err(Error::Closed) };
         }

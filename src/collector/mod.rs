@@ -348,6 +348,36 @@ struct Behaviour {
     spans_to_reject: usize,
 }
 
+impl Behaviour {
+    /// The status (200: accepted), reason and extra headers to answer a request with,
+    /// by the token check, the size limit and the injected failures, in that order.
+    pub(crate) fn judge(
+        &mut self,
+        token_ok: bool,
+        body_len: usize,
+    ) -> (u16, &'static str, Vec<(String, String)>) {
+        if !token_ok {
+            (401, "invalid access token", Vec::new())
+        } else if self.max_request_bytes.is_some_and(|max| body_len > max) {
+            // (gRPC implementations say "larger than max" for it.)
+            (
+                413,
+                "received message larger than max (this collector's limit)",
+                Vec::new(),
+            )
+        } else if self.failures_left > 0 {
+            self.failures_left -= 1;
+            (
+                self.fail_status,
+                "injected failure",
+                self.fail_headers.clone(),
+            )
+        } else {
+            (200, "", Vec::new())
+        }
+    }
+}
+
 type ReportCallback = Box<dyn Fn(&ReceivedReport) + Send>;
 type RefusalCallback = Box<dyn Fn(&Refusal) + Send>;
 
@@ -1060,21 +1090,7 @@ impl Shared {
                     header_ok && body_ok && (token_header.is_some() || !body_token.is_empty())
                 }
             };
-            let mut headers = Vec::new();
-            let (status, reason) = if !token_ok {
-                (401, "invalid access token")
-            } else if behaviour
-                .max_request_bytes
-                .is_some_and(|max| body.len() > max)
-            {
-                (413, "the report is bigger than this collector takes")
-            } else if behaviour.failures_left > 0 {
-                behaviour.failures_left -= 1;
-                headers = behaviour.fail_headers.clone();
-                (behaviour.fail_status, "injected failure")
-            } else {
-                (200, "")
-            };
+            let (status, reason, headers) = behaviour.judge(token_ok, body.len());
             let response = if status == 200 {
                 let commands = if behaviour.disable {
                     vec![Command {

@@ -73,26 +73,12 @@ impl Shared {
         };
         let (status, reason, rejected, fault, headers) = {
             let mut behaviour = lock(&self.behaviour);
-            let mut headers = Vec::new();
             // OTLP carries the token in the header only.
             let token_ok = match &behaviour.required_token {
                 None => true,
                 Some(required) => token_header.as_deref() == Some(required.as_str()),
             };
-            let (status, reason) = if !token_ok {
-                (401, "invalid access token")
-            } else if behaviour
-                .max_request_bytes
-                .is_some_and(|max| body.len() > max)
-            {
-                (413, "the request is bigger than this collector takes")
-            } else if behaviour.failures_left > 0 {
-                behaviour.failures_left -= 1;
-                headers = behaviour.fail_headers.clone();
-                (behaviour.fail_status, "injected failure")
-            } else {
-                (200, "")
-            };
+            let (status, reason, headers) = behaviour.judge(token_ok, body.len());
             let rejected = if status == 200 {
                 let rejected = behaviour.spans_to_reject.min(view.spans.len());
                 behaviour.spans_to_reject -= rejected;

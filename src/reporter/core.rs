@@ -59,6 +59,11 @@ pub(crate) trait Encoder: Send {
     fn span_len(&self, record: &SpanRecord) -> usize;
     /// The body of a request carrying `spans` (readied, each with its `span_len`).
     fn encode(&self, spans: vec_deque::Iter<'_, Entry>, meta: &Meta) -> Vec<u8>;
+    /// Whether a request tells the collector of dropped spans (`Meta::dropped`), so that
+    /// one is worth sending for that alone.
+    fn carries_dropped_count(&self) -> bool {
+        true
+    }
 }
 
 /// How the reporter batches and sends; from `Options`, checked once.
@@ -179,10 +184,15 @@ impl Core {
         until: Until,
     ) -> Result<(), Error> {
         let mut left = self.batch.len();
+        // The drops to tell of: those counted when the send began (callers keep adding
+        // to the count, and chasing it would never end). Wires with no field for it send
+        // no report for it alone.
+        let dropped = self.counters.dropped();
+        let tell_dropped = self.encoder.carries_dropped_count();
         // Attempts of the current request within this call.
         let mut attempt = 0;
         loop {
-            if left == 0 && self.counters.dropped() <= self.dropped_reported {
+            if left == 0 && (!tell_dropped || dropped <= self.dropped_reported) {
                 return Ok(());
             }
             if self.disabled() {
@@ -213,8 +223,8 @@ impl Core {
                     left -= count;
                     attempt = 0;
                 }
-                Attempt::Failed(failure) if failure.retry == Retry::Split => {
-                    if count <= 1 {
+                Attempt::Failed(failure) if failure.retry == Retry::Split && count > 0 => {
+                    if count == 1 {
                         // Even alone it is too big for this collector.
                         self.give_up_front(1, failure.error.to_string());
                         left = left.saturating_sub(1);
@@ -321,6 +331,11 @@ impl Core {
         self.encoding_errors -= meta.encoding_errors;
         self.failures = 0;
         self.retry_at = None;
+        // A limit learned from a 413 is tried higher again, doubling per accepted report.
+        self.body_limit = self
+            .body_limit
+            .saturating_mul(2)
+            .min(self.settings.max_report_bytes);
         emit(Event::StatusReport(StatusReport {
             start_time: meta.period_start,
             finish_time: meta.period_end,
@@ -349,6 +364,7 @@ impl Core {
 
     /// Drops the first `count` spans: the collector will not take them.
     fn give_up_front(&mut self, count: usize, why: String) {
+        let count = count.min(self.batch.len());
         let names: Vec<String> = self
             .batch
             .front(count)

@@ -310,10 +310,16 @@ fn judge(status: &Status) -> Attempt {
         Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::Cancelled => {
             Retry::Later
         }
-        // gRPC's answer to a message over the receiver's limit; a report of one span
-        // that gets it again is given up, so a collector that is simply exhausted is
-        // retried only after splitting.
-        Code::ResourceExhausted => Retry::Split,
+        // RESOURCE_EXHAUSTED is also gRPC's answer to a message over the receiver's
+        // limit, which splitting cures; a code shared with quota refusals, it is told
+        // apart by the message gRPC implementations give it (grpc-go's "larger than
+        // max", tonic's "too large") — the one place an answer's text is read.
+        Code::ResourceExhausted
+            if message.contains("larger than max") || message.contains("too large") =>
+        {
+            Retry::Split
+        }
+        Code::ResourceExhausted => Retry::Later,
         _ => Retry::Refused,
     };
     if transport {
@@ -392,7 +398,7 @@ mod tests {
             (Code::Unavailable, Retry::Later),
             (Code::DeadlineExceeded, Retry::Later),
             (Code::Aborted, Retry::Later),
-            (Code::ResourceExhausted, Retry::Split),
+            (Code::ResourceExhausted, Retry::Later),
             (Code::InvalidArgument, Retry::Refused),
             (Code::Unauthenticated, Retry::Refused),
             (Code::PermissionDenied, Retry::Refused),

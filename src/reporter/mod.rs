@@ -80,9 +80,6 @@ pub(crate) enum Control {
         deadline: Instant,
         reply: Sender<Result<(), Error>>,
     },
-    /// Send everything, then stop reporting; the outcome goes to the tracer's
-    /// [`Outcome`] of its close, for every caller of `close` to see.
-    Close { deadline: Instant },
     /// Stop reporting and discard what is held.
     Disable,
     /// Make the reporter thread panic, to test that a panic is contained.
@@ -135,6 +132,9 @@ impl Outcome {
 pub(crate) struct Reporter {
     spans: HandoffReceiver,
     control: Receiver<Control>,
+    /// Close: send everything by the deadline, then stop reporting; the outcome goes to
+    /// the tracer's [`Outcome`], for every caller of `close` to see.
+    close: Receiver<Instant>,
     counters: Arc<Counters>,
     core: Core,
     transport: Box<dyn Transport>,
@@ -151,6 +151,7 @@ impl Reporter {
     pub(crate) fn new(
         spans: HandoffReceiver,
         control: Receiver<Control>,
+        close: Receiver<Instant>,
         counters: Arc<Counters>,
         core: Core,
         transport: Box<dyn Transport>,
@@ -161,6 +162,7 @@ impl Reporter {
         Reporter {
             spans,
             control,
+            close,
             counters,
             core,
             transport,
@@ -189,6 +191,10 @@ impl Reporter {
 
     fn report_loop(&mut self) {
         loop {
+            // (The collector's `disable` may have come with the last report's answer.)
+            if self.counters.state() == State::Disabled {
+                return self.disable();
+            }
             let now = Instant::now();
             let half_full = self.spans.admission.half_full();
             let wake_at = self.core.next_wake(now, half_full);
@@ -204,21 +210,24 @@ impl Reporter {
                         self.take(self.spans.queued());
                         let _ = reply.send(self.send(Until::Deadline(deadline)));
                     }
-                    Ok(Control::Close { deadline }) => {
-                        self.take(usize::MAX);
-                        let result = self.send(Until::Deadline(deadline));
-                        self.drop_held();
-                        if self.counters.state() == State::Disabled {
-                            emit(Event::TracerDisabled);
-                        }
-                        self.closed.set(result);
-                        return;
-                    }
                     Ok(Control::Disable) => return self.disable(),
                     #[cfg(all(test, feature = "collector"))]
                     Ok(Control::Panic) => panic!("injected reporter panic"),
                     Err(_) => return self.last_report(),
                 },
+                recv(self.close) -> message => {
+                    let Ok(deadline) = message else {
+                        return self.last_report();
+                    };
+                    self.take(usize::MAX);
+                    let result = self.send(Until::Deadline(deadline));
+                    self.drop_held();
+                    if self.counters.state() == State::Disabled {
+                        emit(Event::TracerDisabled);
+                    }
+                    self.closed.set(result);
+                    return;
+                }
                 default(wake_at.saturating_duration_since(now)) => {}
             }
             if self.counters.state() == State::Disabled {

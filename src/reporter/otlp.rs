@@ -37,6 +37,10 @@ impl Encoder for OtlpEncoder {
     fn encode(&self, spans: vec_deque::Iter<'_, Entry>, _meta: &Meta) -> Vec<u8> {
         self.encode_each(spans.map(|entry| (&entry.record, entry.len)))
     }
+
+    fn carries_dropped_count(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) struct OtlpTransport {

@@ -23,7 +23,8 @@ pub(crate) enum Retry {
     /// redirect, …; gRPC INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED,
     /// UNIMPLEMENTED, …): not retried within the call; the spans wait for a later report.
     Refused,
-    /// The request was too big for the collector (HTTP 413; gRPC's message-too-large):
+    /// The request was too big for the collector (HTTP 413; gRPC's message-too-large,
+    /// `RESOURCE_EXHAUSTED` saying so):
     /// the report is split and the halves are sent.
     Split,
 }

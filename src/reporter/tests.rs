@@ -5,11 +5,10 @@
 use super::core::{Core, Settings, Until};
 use super::retry::{ceiling, MAX_WAIT};
 use super::transport::memory::{MemoryTransport, Script, TestClock};
-use crate::context::SpanContext;
 use crate::encode::{Limits, ReportBuilder};
 use crate::handoff::{handoff, HandoffReceiver, HandoffSender};
 use crate::proto::collector as pb;
-use crate::record::{Moment, SpanRecord, Tags};
+use crate::record::{SpanRecord, Tags};
 use crate::stats::{Counters, State};
 use crate::{Error, Value};
 use proptest::prelude::*;
@@ -72,18 +71,7 @@ impl Rig {
         for _ in 0..count {
             let mut tags = Tags::default();
             tags.push(("payload".into(), Value::from("x".repeat(tag_bytes))));
-            let record = SpanRecord {
-                context: SpanContext::new(1, self.next_id),
-                operation: "op".into(),
-                parent: None,
-                more_references: Vec::new(),
-                start: Moment::now(),
-                finish: Moment::now(),
-                tags,
-                logs: Vec::new(),
-                dropped_logs: 0,
-                logs_heap: 0,
-            };
+            let record = SpanRecord::for_tests(self.next_id, tags);
             self.next_id += 1;
             self.counters.add_finished();
             if !self.tx.push(record) {
@@ -273,6 +261,56 @@ fn the_disable_command_stops_sending() {
     rig.finish(3, 10);
     assert_eq!(rig.send(rig.within(SECOND)), Err(Error::Closed));
     assert_eq!(rig.transport.log.lock().unwrap().requests.len(), 1);
+}
+
+#[test]
+fn a_413_on_a_report_of_the_dropped_count_alone_drops_nothing_more() {
+    let mut rig = Rig::new(vec![], Script::Status(413, None), 1 << 20);
+    rig.counters.add_finished();
+    rig.counters.add_dropped(1);
+    assert!(rig.send(Until::Timer).is_err());
+    assert!(rig.send(rig.within(SECOND)).is_err());
+    assert_eq!(rig.transport.log.lock().unwrap().requests.len(), 2);
+    assert_eq!(rig.rx.admission.held(), (0, 0));
+    assert_eq!(rig.counters.snapshot().dropped, 1);
+    // Spans still find room afterwards.
+    rig.transport.then = Script::Accept;
+    rig.finish(3, 10);
+    rig.send(rig.within(SECOND)).expect("delivered");
+    assert_eq!(rig.delivered_ids().len(), 3);
+}
+
+#[test]
+fn drops_counted_during_a_send_do_not_keep_it_going() {
+    let mut rig = Rig::new(vec![], Script::Accept, 1 << 20);
+    rig.transport.drops_meanwhile = Some(Arc::clone(&rig.counters));
+    rig.finish(5, 10);
+    rig.send(Until::Timer).expect("delivered");
+    rig.send(rig.within(SECOND)).expect("flushed");
+    // One report for the spans; each send tells the drops it found, once.
+    let requests = rig.transport.log.lock().unwrap().requests.len();
+    assert!(requests <= 3, "{requests} requests");
+    rig.assert_accounted();
+}
+
+#[test]
+fn a_limit_learned_from_a_413_grows_back() {
+    let mut rig = Rig::new(vec![Script::Status(413, None)], Script::Accept, 64 * 1024);
+    rig.finish(40, 500);
+    rig.send(rig.within(SECOND)).expect("delivered in halves");
+    let first = rig.transport.log.lock().unwrap().requests.len();
+    // Later reports go whole again, not in the halves the one 413 asked for.
+    for _ in 0..6 {
+        rig.finish(40, 500);
+        rig.send(rig.within(SECOND)).expect("delivered");
+    }
+    let log = rig.transport.log.lock().unwrap();
+    let last = &log.requests[log.requests.len() - 1].0;
+    assert_eq!(
+        last.spans.len(),
+        40,
+        "after {first} requests for the first batch"
+    );
 }
 
 fn script() -> impl Strategy<Value = Script> {

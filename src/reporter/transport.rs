@@ -127,6 +127,8 @@ pub(crate) mod memory {
     }
 
     pub(crate) struct MemoryTransport {
+        /// Counted one more drop on each send (callers dropping spans meanwhile).
+        pub(crate) drops_meanwhile: Option<Arc<crate::stats::Counters>>,
         pub(crate) script: Vec<Script>,
         /// Used once the script runs out.
         pub(crate) then: Script,
@@ -137,6 +139,7 @@ pub(crate) mod memory {
     impl MemoryTransport {
         pub(crate) fn new(script: Vec<Script>, then: Script, clock: TestClock) -> Self {
             MemoryTransport {
+                drops_meanwhile: None,
                 script: script.into_iter().rev().collect(),
                 then,
                 clock,
@@ -147,6 +150,10 @@ pub(crate) mod memory {
 
     impl Transport for MemoryTransport {
         fn send(&mut self, body: &[u8], timeout: Duration) -> Attempt {
+            if let Some(counters) = &self.drops_meanwhile {
+                counters.add_finished();
+                counters.add_dropped(1);
+            }
             let step = self.script.pop().unwrap_or_else(|| self.then.clone());
             let request = ReportRequest::decode(body).expect("the core sends ReportRequests");
             let mut log = self.log.lock().unwrap();
