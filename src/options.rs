@@ -61,8 +61,8 @@ pub struct Options {
 impl Options {
     /// Default for [`max_buffered_spans`](Options::max_buffered_spans).
     pub const DEFAULT_MAX_BUFFERED_SPANS: usize = 200_000;
-    /// Default for [`max_buffered_bytes`](Options::max_buffered_bytes): 64 MiB.
-    pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 64 * 1024 * 1024;
+    /// Default for [`max_buffered_bytes`](Options::max_buffered_bytes): 80 MiB.
+    pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 80 * 1024 * 1024;
     /// Default for [`min_reporting_period`](Options::min_reporting_period).
     pub const DEFAULT_MIN_REPORTING_PERIOD: Duration = Duration::from_millis(500);
     /// Default for [`max_reporting_period`](Options::max_reporting_period).
@@ -352,7 +352,7 @@ impl Options {
 
     /// The most memory the finished spans held by the tracer may take, their strings
     /// included, before new ones are dropped (and counted). Default
-    /// [`DEFAULT_MAX_BUFFERED_BYTES`](Options::DEFAULT_MAX_BUFFERED_BYTES), 64 MiB.
+    /// [`DEFAULT_MAX_BUFFERED_BYTES`](Options::DEFAULT_MAX_BUFFERED_BYTES), 80 MiB.
     ///
     /// The tracer holds a span from its finish until the collector accepts it (or it is
     /// dropped); it is dropped when holding it would pass this bound or
