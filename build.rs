@@ -200,6 +200,107 @@ fn examples() -> Vec<(&'static str, String)> {
             "BinaryCarrier { basic_ctx: Some(BasicTracerCarrier { trace_id: 1, span_id: 2, \
              sampled: true, ..Default::default() }), ..Default::default() }",
         ),
+        // OTLP (`lightstep::proto::opentelemetry::proto`).
+        message(
+            ".opentelemetry.proto.common.v1.AnyValue",
+            "opentelemetry::proto::common::v1::{any_value::Value, AnyValue}",
+            "AnyValue { value: Some(Value::IntValue(42)) }",
+        ),
+        other(
+            ".opentelemetry.proto.common.v1.AnyValue.value",
+            "use lightstep::proto::opentelemetry::proto::common::v1::any_value::Value;\n\n\
+             let value = Value::BoolValue(true);\nassert_eq!(value, Value::BoolValue(true));",
+        ),
+        message(
+            ".opentelemetry.proto.common.v1.ArrayValue",
+            "opentelemetry::proto::common::v1::ArrayValue",
+            "ArrayValue { values: Vec::new() }",
+        ),
+        message(
+            ".opentelemetry.proto.common.v1.KeyValueList",
+            "opentelemetry::proto::common::v1::KeyValueList",
+            "KeyValueList { values: Vec::new() }",
+        ),
+        message(
+            ".opentelemetry.proto.common.v1.KeyValue",
+            "opentelemetry::proto::common::v1::KeyValue",
+            "KeyValue { key: \"service.name\".into(), value: None }",
+        ),
+        message(
+            ".opentelemetry.proto.common.v1.InstrumentationScope",
+            "opentelemetry::proto::common::v1::InstrumentationScope",
+            "InstrumentationScope { name: \"lightstep\".into(), ..Default::default() }",
+        ),
+        message(
+            ".opentelemetry.proto.resource.v1.Resource",
+            "opentelemetry::proto::resource::v1::Resource",
+            "Resource::default()",
+        ),
+        message(
+            ".opentelemetry.proto.trace.v1.ResourceSpans",
+            "opentelemetry::proto::trace::v1::ResourceSpans",
+            "ResourceSpans::default()",
+        ),
+        message(
+            ".opentelemetry.proto.trace.v1.ScopeSpans",
+            "opentelemetry::proto::trace::v1::ScopeSpans",
+            "ScopeSpans::default()",
+        ),
+        message(
+            ".opentelemetry.proto.trace.v1.Span",
+            "opentelemetry::proto::trace::v1::Span",
+            "Span { name: \"db.query\".into(), trace_id: vec![1; 16], span_id: vec![2; 8], ..Default::default() }",
+        ),
+        other(
+            ".opentelemetry.proto.trace.v1.Span.SpanKind",
+            "use lightstep::proto::opentelemetry::proto::trace::v1::span::SpanKind;\n\n\
+             assert_eq!(SpanKind::Client.as_str_name(), \"SPAN_KIND_CLIENT\");",
+        ),
+        message(
+            ".opentelemetry.proto.trace.v1.Span.Event",
+            "opentelemetry::proto::trace::v1::span::Event",
+            "Event { name: \"cache_miss\".into(), ..Default::default() }",
+        ),
+        message(
+            ".opentelemetry.proto.trace.v1.Span.Link",
+            "opentelemetry::proto::trace::v1::span::Link",
+            "Link { span_id: vec![3; 8], ..Default::default() }",
+        ),
+        message(
+            ".opentelemetry.proto.trace.v1.Status",
+            "opentelemetry::proto::trace::v1::{status::StatusCode, Status}",
+            "Status { code: StatusCode::Error as i32, message: \"boom\".into() }",
+        ),
+        other(
+            ".opentelemetry.proto.trace.v1.Status.StatusCode",
+            "use lightstep::proto::opentelemetry::proto::trace::v1::status::StatusCode;\n\n\
+             assert_eq!(StatusCode::try_from(2), Ok(StatusCode::Error));",
+        ),
+        other(
+            ".opentelemetry.proto.trace.v1.SpanFlags",
+            "use lightstep::proto::opentelemetry::proto::trace::v1::SpanFlags;\n\n\
+             assert_eq!(SpanFlags::TraceFlagsMask as i32, 0xff);",
+        ),
+        message(
+            ".opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest",
+            "opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest",
+            "ExportTraceServiceRequest { resource_spans: Vec::new() }",
+        ),
+        message(
+            ".opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse",
+            "opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse",
+            "ExportTraceServiceResponse { partial_success: None }",
+        ),
+        message(
+            ".opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess",
+            "opentelemetry::proto::collector::trace::v1::ExportTracePartialSuccess",
+            "ExportTracePartialSuccess { rejected_spans: 2, error_message: \"too old\".into() }",
+        ),
+        message(
+            ".google.rpc.Status",
+            "google::rpc::Status",
+            "Status { code: 14, message: \"unavailable\".into() }",
+        ),
     ]
 }
 

@@ -26,6 +26,26 @@ use std::time::{Duration, Instant};
 ///
 /// Made by [`init`](crate::init) (the global tracer), [`Tracer::new`] (a tracer of one's
 /// own) or [`global`](crate::global) (the global tracer, or a no-op one before `init`).
+///
+/// # Examples
+///
+/// ```
+/// use lightstep::{Options, Tracer};
+/// use std::time::Duration;
+///
+/// # let collector = lightstep::collector::LocalCollector::start()?;
+/// # let url = collector.url();
+/// let tracer = Tracer::new(Options::new("YourAccessToken").collector_url(url))?;
+/// let worker = {
+///     let tracer = tracer.clone(); // the same tracer, on another thread
+///     std::thread::spawn(move || tracer.span("background").start().finish())
+/// };
+/// tracer.span("main").start().finish();
+/// worker.join().unwrap();
+/// tracer.close(Duration::from_secs(5))?;
+/// assert_eq!(tracer.stats().delivered, 2);
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Tracer {
     handle: Handle,

@@ -28,6 +28,23 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub(crate) const PATH: &str = "/v1/traces";
 
 /// An OTLP request as the collector received it (see [`ReceivedReport::otlp`]).
+///
+/// # Examples
+///
+/// ```
+/// use lightstep::collector::LocalCollector;
+/// use lightstep::{Options, Tracer};
+/// use std::time::Duration;
+///
+/// let collector = LocalCollector::start()?;
+/// let tracer = Tracer::new(Options::new("t").use_otlp().collector_url(collector.url()))?;
+/// tracer.span("over OTLP").start().finish();
+/// tracer.flush(Duration::from_secs(5))?;
+/// let otlp = collector.reports()[0].otlp.clone().expect("an OTLP request");
+/// let spans = &otlp.request.resource_spans[0].scope_spans[0].spans;
+/// assert_eq!(spans[0].name, "over OTLP");
+/// # Ok::<(), lightstep::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ReceivedOtlp {
     /// The decoded request, whole: 128-bit trace ids, kinds, flags, trace state, links,
