@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "collector")] {
 /// use lightstep::{Options, Tracer};
 /// use std::time::Duration;
 ///
@@ -44,6 +45,7 @@ use std::time::{Duration, Instant};
 /// worker.join().unwrap();
 /// tracer.close(Duration::from_secs(5))?;
 /// assert_eq!(tracer.stats().delivered, 2);
+/// # }
 /// # Ok::<(), lightstep::Error>(())
 /// ```
 #[derive(Clone)]
