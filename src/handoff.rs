@@ -27,6 +27,9 @@ pub(crate) struct Admission {
     bytes: AtomicUsize,
     max_spans: usize,
     max_bytes: usize,
+    /// Half of each bound: the reporter is woken when one is crossed.
+    half_spans: usize,
+    half_bytes: usize,
 }
 
 impl Admission {
@@ -36,6 +39,8 @@ impl Admission {
             bytes: AtomicUsize::new(0),
             max_spans,
             max_bytes,
+            half_spans: max_spans.div_ceil(2),
+            half_bytes: max_bytes / 2,
         }
     }
 
@@ -66,7 +71,7 @@ impl Admission {
     /// Whether half of either bound is taken: the reporter should send early.
     pub(crate) fn half_full(&self) -> bool {
         let (spans, bytes) = self.held();
-        spans >= self.max_spans.div_ceil(2) || bytes >= self.max_bytes / 2
+        spans >= self.half_spans || bytes >= self.half_bytes
     }
 }
 
@@ -120,8 +125,7 @@ impl HandoffSender {
             self.admission.release(1, held_bytes);
             return false;
         }
-        let half_spans = self.admission.max_spans.div_ceil(2);
-        let half_bytes = self.admission.max_bytes / 2;
+        let (half_spans, half_bytes) = (self.admission.half_spans, self.admission.half_bytes);
         if spans == half_spans || (bytes >= half_bytes && bytes - held_bytes < half_bytes) {
             let _ = self.wake.try_send(());
         }

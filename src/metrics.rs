@@ -293,8 +293,15 @@ impl SystemMetrics {
 
     fn send(&self, body: &[u8]) -> Result<(), (ErrorKind, Error)> {
         let token = self.token.expose();
-        let answer = http::post(&self.agent, &self.url, token, body, self.timeout)
-            .map_err(|failure| (failure.kind, failure.error.redacted(token)))?;
+        let answer = http::post(
+            &self.agent,
+            &self.url,
+            token,
+            http::PROTOBUF,
+            body,
+            self.timeout,
+        )
+        .map_err(|failure| (failure.kind, failure.error.redacted(token)))?;
         let (status, response) = (answer.status, answer.body);
         if status != 200 {
             return Err((

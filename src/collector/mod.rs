@@ -1121,14 +1121,7 @@ impl Shared {
             grpc,
             otlp: None,
         };
-        if status != 200 {
-            self.refuse("POST", report_path(grpc), status, reason);
-        }
-        if let Some(callback) = lock(&self.on_report).as_ref() {
-            callback(&received);
-        }
-        lock(&self.received).push(received);
-        self.arrived.notify_all();
+        self.keep(received, reason);
         Verdict {
             status,
             body: response,
@@ -1136,6 +1129,25 @@ impl Shared {
             fault,
             headers,
         }
+    }
+}
+
+impl Shared {
+    /// Keeps a report as received: its refusal (if it was refused) and the report itself,
+    /// with the `on_report` callback and a wake-up for whoever waits for spans.
+    pub(crate) fn keep(&self, received: ReceivedReport, reason: &str) {
+        if received.status != 200 {
+            let path = match (&received.otlp, received.grpc) {
+                (Some(_), _) => otlp::PATH,
+                (None, grpc) => report_path(grpc),
+            };
+            self.refuse("POST", path, received.status, reason);
+        }
+        if let Some(callback) = lock(&self.on_report).as_ref() {
+            callback(&received);
+        }
+        lock(&self.received).push(received);
+        self.arrived.notify_all();
     }
 }
 

@@ -132,11 +132,7 @@ impl Shared {
                 rejected_spans: rejected,
             }),
         };
-        if let Some(callback) = lock(&self.on_report).as_ref() {
-            callback(&received);
-        }
-        lock(&self.received).push(received);
-        self.arrived.notify_all();
+        self.keep(received, reason);
         Verdict {
             status,
             body: response,

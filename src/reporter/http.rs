@@ -20,33 +20,37 @@ pub(crate) const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
 /// Where LightStep's HTTP transport posts reports, under the collector URL.
 pub(crate) const REPORT_PATH: &str = "/api/v2/reports";
 
-pub(crate) struct HttpTransport {
+/// Where an HTTP wire posts its requests, and what it posts them with: the agent, the
+/// full URL, the collector's `host:port` for messages, and the token.
+pub(crate) struct Target {
     agent: ureq::Agent,
     url: String,
-    /// `host:port`, for messages.
     collector: String,
     token: Secret,
 }
 
-impl HttpTransport {
+impl Target {
+    /// The target `path` under `endpoint`, refusing a collector URL that already ends in
+    /// it (the tracer adds it itself).
     pub(crate) fn new(
         options: &Options,
         endpoint: &Endpoint,
         token: &Secret,
-    ) -> Result<HttpTransport, Error> {
-        if endpoint.path().ends_with(REPORT_PATH) {
+        path: &str,
+    ) -> Result<Target, Error> {
+        if endpoint.path().ends_with(path) {
             return Err(Error::invalid(
                 "collector_url",
                 format!(
-                    "`{endpoint}` already ends in {REPORT_PATH}, which the tracer adds itself: \
+                    "`{endpoint}` already ends in {path}, which the tracer adds itself: \
                      give the collector's address, e.g. `{}`",
                     endpoint.origin()
                 ),
             ));
         }
-        Ok(HttpTransport {
+        Ok(Target {
             agent: http_agent(options)?,
-            url: endpoint.url(REPORT_PATH),
+            url: endpoint.url(path),
             collector: endpoint.authority(),
             token: token.clone(),
         })
@@ -56,11 +60,18 @@ impl HttpTransport {
     pub(crate) fn agent(&self) -> ureq::Agent {
         self.agent.clone()
     }
-}
 
-impl Transport for HttpTransport {
-    fn send(&mut self, body: &[u8], timeout: Duration) -> Attempt {
-        let attempt = match post(&self.agent, &self.url, self.token.expose(), body, timeout) {
+    /// POSTs `body` as `content_type` and judges the answer with `judge`; the attempt's
+    /// texts name the collector and never the token.
+    pub(crate) fn send(
+        &self,
+        content_type: &str,
+        body: &[u8],
+        timeout: Duration,
+        judge: impl FnOnce(Answer) -> Attempt,
+    ) -> Attempt {
+        let token = self.token.expose();
+        let attempt = match post(&self.agent, &self.url, token, content_type, body, timeout) {
             Ok(answer) => judge(answer),
             Err(failure) => Attempt::Failed(failure),
         };
@@ -68,9 +79,40 @@ impl Transport for HttpTransport {
             Attempt::Failed(failure) => Attempt::Failed(failure.at(&self.collector)),
             accepted => accepted,
         };
-        redact(attempt, self.token.expose())
+        redact(attempt, token)
     }
 }
+
+/// LightStep's protobuf over HTTP.
+pub(crate) struct HttpTransport {
+    target: Target,
+}
+
+impl HttpTransport {
+    pub(crate) fn new(
+        options: &Options,
+        endpoint: &Endpoint,
+        token: &Secret,
+    ) -> Result<HttpTransport, Error> {
+        Ok(HttpTransport {
+            target: Target::new(options, endpoint, token, REPORT_PATH)?,
+        })
+    }
+
+    /// The agent (shared: clones use one connection pool).
+    pub(crate) fn agent(&self) -> ureq::Agent {
+        self.target.agent()
+    }
+}
+
+impl Transport for HttpTransport {
+    fn send(&mut self, body: &[u8], timeout: Duration) -> Attempt {
+        self.target.send(PROTOBUF, body, timeout, judge)
+    }
+}
+
+/// The content type of LightStep's protobuf reports (and of system metrics).
+pub(crate) const PROTOBUF: &str = "application/octet-stream";
 
 /// `attempt` with every copy of the token masked in its texts (a collector's answer may
 /// echo what it was sent).
@@ -129,13 +171,14 @@ pub(crate) fn post(
     agent: &ureq::Agent,
     url: &str,
     token: &str,
+    content_type: &str,
     body: &[u8],
     timeout: Duration,
 ) -> Result<Answer, Failure> {
     let request = agent
         .post(url)
-        .header("Content-Type", "application/octet-stream")
-        .header("Accept", "application/octet-stream")
+        .header("Content-Type", content_type)
+        .header("Accept", content_type)
         .header("Lightstep-Access-Token", token)
         .config()
         .timeout_global(Some(timeout))

@@ -5,7 +5,7 @@
 
 use super::batch::Entry;
 use super::core::{Encoder, Meta};
-use super::http::{http_agent, redact, MAX_RESPONSE_BYTES};
+use super::http::Target;
 use super::retry::{parse_retry_after, Retry};
 use super::transport::{Accepted, Attempt, Failure, Transport};
 use crate::endpoint::{Endpoint, Secret};
@@ -44,11 +44,7 @@ impl Encoder for OtlpEncoder {
 }
 
 pub(crate) struct OtlpTransport {
-    agent: ureq::Agent,
-    url: String,
-    /// `host:port`, for messages.
-    collector: String,
-    token: Secret,
+    target: Target,
 }
 
 impl OtlpTransport {
@@ -57,72 +53,36 @@ impl OtlpTransport {
         endpoint: &Endpoint,
         token: &Secret,
     ) -> Result<OtlpTransport, Error> {
-        if endpoint.path().ends_with(TRACES_PATH) {
-            return Err(Error::invalid(
-                "collector_url",
-                format!(
-                    "`{endpoint}` already ends in {TRACES_PATH}, which the tracer adds itself: \
-                     give the receiver's address, e.g. `{}`",
-                    endpoint.origin()
-                ),
-            ));
-        }
         Ok(OtlpTransport {
-            agent: http_agent(options)?,
-            url: endpoint.url(TRACES_PATH),
-            collector: endpoint.authority(),
-            token: token.clone(),
+            target: Target::new(options, endpoint, token, TRACES_PATH)?,
         })
     }
 
     /// The agent (shared: clones use one connection pool).
     pub(crate) fn agent(&self) -> ureq::Agent {
-        self.agent.clone()
+        self.target.agent()
     }
 }
 
 impl Transport for OtlpTransport {
     fn send(&mut self, body: &[u8], timeout: Duration) -> Attempt {
-        let request = self
-            .agent
-            .post(&self.url)
-            .header("Content-Type", "application/x-protobuf")
-            .header("Accept", "application/x-protobuf")
-            .header("Lightstep-Access-Token", self.token.expose())
-            .config()
-            .timeout_global(Some(timeout))
-            .build();
-        let attempt = match request.send(body) {
-            Err(error) => Attempt::Failed(super::http::failure(&error)),
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let retry_after = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
+        self.target
+            .send("application/x-protobuf", body, timeout, |answer| {
+                let retry_after = answer
+                    .retry_after
+                    .as_deref()
                     .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                let body = response
-                    .into_body()
-                    .with_config()
-                    .limit(MAX_RESPONSE_BYTES)
-                    .read_to_vec();
-                match body {
-                    Ok(body) => judge(status, &body, retry_after),
-                    Err(e) if (200..300).contains(&status) => Attempt::Accepted(Accepted {
+                match answer.body {
+                    Ok(body) => judge(answer.status, &body, retry_after),
+                    Err(e) if (200..300).contains(&answer.status) => Attempt::Accepted(Accepted {
                         unreadable: Some(Error::Collector(format!(
                             "the receiver accepted the spans but its answer could not be read: {e}"
                         ))),
                         ..Accepted::default()
                     }),
-                    Err(_) => judge(status, &[], retry_after),
+                    Err(_) => judge(answer.status, &[], retry_after),
                 }
-            }
-        };
-        let attempt = match attempt {
-            Attempt::Failed(failure) => Attempt::Failed(failure.at(&self.collector)),
-            accepted => accepted,
-        };
-        redact(attempt, self.token.expose())
+            })
     }
 }
 
