@@ -8,6 +8,7 @@ thread_local! {
 }
 
 /// The innermost active span of this thread.
+#[inline]
 pub(crate) fn current() -> Option<SpanContext> {
     STACK
         .try_with(|stack| stack.borrow().last().cloned())
@@ -16,8 +17,16 @@ pub(crate) fn current() -> Option<SpanContext> {
 }
 
 /// Makes `context` the thread's active span.
+#[inline]
 pub(crate) fn push(context: SpanContext) {
-    let _ = STACK.try_with(|stack| stack.borrow_mut().push(context));
+    let _ = STACK.try_with(|stack| {
+        let mut stack = stack.borrow_mut();
+        if stack.capacity() == 0 {
+            // Room for the usual depth at once, not a growth per level.
+            stack.reserve(16);
+        }
+        stack.push(context);
+    });
 }
 
 /// Replaces the entry for `context.span_id` in place (after its baggage changed).
@@ -36,10 +45,13 @@ pub(crate) fn update(context: &SpanContext) {
 
 /// Removes the entry for `span_id`, wherever it is: guards dropped out of order leave the
 /// rest of the stack as it was.
+#[inline]
 pub(crate) fn remove(span_id: u64) {
     let _ = STACK.try_with(|stack| {
         let mut stack = stack.borrow_mut();
-        if let Some(i) = stack.iter().rposition(|c| c.span_id == span_id) {
+        if stack.last().is_some_and(|top| top.span_id == span_id) {
+            stack.pop();
+        } else if let Some(i) = stack.iter().rposition(|c| c.span_id == span_id) {
             stack.remove(i);
         }
     });

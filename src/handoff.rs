@@ -1,24 +1,58 @@
 //! The hand-off of finished spans from the callers' threads to the reporter thread.
 //!
-//! An admission count of the spans and bytes held sits in front of a queue that grows on
-//! demand (crossbeam's unbounded channel, which allocates a block per 31 spans as it
-//! grows and nothing up front). A finished span is admitted if the tracer holds fewer
-//! than `max_buffered_spans` spans and `max_buffered_bytes` bytes with it; otherwise it is
-//! counted dropped. It stays held — queued, then in the reporter's batch — until it is
-//! delivered or dropped, when the reporter releases it. So a burst is absorbed up to the
-//! memory bound whatever the reporter is doing, and the caller never waits.
+//! Every thread that finishes spans of a tracer gets a lane of its own: a chain of
+//! blocks of [`BLOCK`] slots that only that thread writes and only the reporter reads.
+//! A span is published with one release store (no lock, no read-modify-write), its
+//! counts are bumped by their only writer, and a new block is linked every `BLOCK`
+//! spans (taken from a small pool of emptied blocks, so a steady flow allocates
+//! nothing). The reporter drains every lane on each turn and on every flush and close,
+//! so the spans of idle threads are collected too; a thread that exits retires its
+//! lane, which the reporter drains a last time and folds into the tracer's counts.
+//!
+//! Memory stays bounded by an admission count of the spans and bytes held (queued or in
+//! the reporter's batch, until delivered or dropped). A lane reserves room from it in
+//! chunks and spends it span by span, so the shared count is touched once per chunk;
+//! the chunks are small against the bounds (1 span when the bound is under 1 024), so
+//! what idle lanes keep reserved is a sliver of them. A span that finds no room is
+//! counted dropped.
+//!
+//! Spans that cannot use a lane (finished while the thread's locals are being torn
+//! down, or handed over whole by a bridge) take a side queue under a lock.
 
-use crate::record::SpanRecord;
+use crate::compact::CompactRecord;
+use crate::stats::{Counters, State};
 use crossbeam_channel::{Receiver, Sender};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::Arc;
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-/// A finished span on its way to the reporter, with the bytes it was admitted for.
+use Ordering::{Acquire, Relaxed, Release};
+
+/// A finished span as the reporter keeps it, with the bytes it was admitted for.
 #[derive(Debug)]
 pub(crate) struct Finished {
-    pub(crate) record: SpanRecord,
+    pub(crate) record: crate::record::SpanRecord,
     pub(crate) held_bytes: usize,
 }
+
+impl Finished {
+    /// The record the encoders read, expanded on the reporter thread.
+    pub(crate) fn from_compact(record: CompactRecord) -> Finished {
+        let held_bytes = record.held_bytes();
+        Finished {
+            record: record.expand(),
+            held_bytes,
+        }
+    }
+}
+
+/// Spans per block of a lane.
+const BLOCK: usize = 64;
+
+/// Emptied blocks kept for reuse, per tracer (about 1 MiB at most).
+const POOL_BLOCKS: usize = 64;
 
 /// What the tracer holds, against its bounds.
 #[derive(Debug)]
@@ -44,26 +78,25 @@ impl Admission {
         }
     }
 
-    /// Counts one more span of `bytes` as held, if it fits: the spans and bytes held with
-    /// it, or `None` (nothing counted) when it does not.
-    #[inline]
-    fn admit(&self, bytes: usize) -> Option<(usize, usize)> {
-        let spans = self.spans.fetch_add(1, Relaxed) + 1;
-        let held = self.bytes.fetch_add(bytes, Relaxed) + bytes;
-        if spans > self.max_spans || held > self.max_bytes {
-            self.release(1, bytes);
+    /// Counts `spans` and `bytes` more as held, if they fit: the totals with them, or
+    /// `None` (nothing counted) when they do not.
+    fn reserve(&self, spans: usize, bytes: usize) -> Option<(usize, usize)> {
+        let held_spans = self.spans.fetch_add(spans, Relaxed) + spans;
+        let held_bytes = self.bytes.fetch_add(bytes, Relaxed).saturating_add(bytes);
+        if held_spans > self.max_spans || held_bytes > self.max_bytes {
+            self.release(spans, bytes);
             return None;
         }
-        Some((spans, held))
+        Some((held_spans, held_bytes))
     }
 
-    /// Spans that left the tracer (delivered or dropped) free their room.
+    /// Spans that left the tracer (delivered or dropped), or room a lane gave back.
     pub(crate) fn release(&self, spans: usize, bytes: usize) {
         self.spans.fetch_sub(spans, Relaxed);
         self.bytes.fetch_sub(bytes, Relaxed);
     }
 
-    /// The spans and bytes held now.
+    /// The spans and bytes held (or reserved) now.
     pub(crate) fn held(&self) -> (usize, usize) {
         (self.spans.load(Relaxed), self.bytes.load(Relaxed))
     }
@@ -73,60 +106,488 @@ impl Admission {
         let (spans, bytes) = self.held();
         spans >= self.half_spans || bytes >= self.half_bytes
     }
+
+    /// Whether a reservation that brought the totals to `held` crossed half a bound.
+    fn crossed_half(&self, (spans, bytes): (usize, usize), added: (usize, usize)) -> bool {
+        (spans >= self.half_spans && spans - added.0 < self.half_spans)
+            || (bytes >= self.half_bytes && bytes - added.1 < self.half_bytes)
+    }
 }
 
-/// The callers' end.
-#[derive(Debug)]
-pub(crate) struct HandoffSender {
-    queue: Sender<Finished>,
+/// A block of slots; `len` of them written, each published by the store of `len`.
+struct Block {
+    slots: [UnsafeCell<MaybeUninit<CompactRecord>>; BLOCK],
+    len: AtomicUsize,
+    /// The next block, set once this one is full.
+    next: AtomicPtr<Block>,
+}
+
+impl Block {
+    fn new() -> Box<Block> {
+        Box::new(Block {
+            slots: std::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
+            len: AtomicUsize::new(0),
+            next: AtomicPtr::new(ptr::null_mut()),
+        })
+    }
+}
+
+/// Span counts of one lane, each written by the lane's thread alone (a load and a
+/// store, no read-modify-write) and read by anyone.
+#[derive(Debug, Default)]
+pub(crate) struct LaneCounts {
+    started: AtomicU64,
+    finished: AtomicU64,
+    unsampled: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// A copy of the counts of lanes.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counts {
+    pub(crate) started: u64,
+    pub(crate) finished: u64,
+    pub(crate) unsampled: u64,
+    pub(crate) dropped: u64,
+}
+
+impl Counts {
+    pub(crate) fn add(&mut self, other: Counts) {
+        self.started += other.started;
+        self.finished += other.finished;
+        self.unsampled += other.unsampled;
+        self.dropped += other.dropped;
+    }
+}
+
+#[inline]
+fn bump(counter: &AtomicU64, ordering: Ordering) {
+    counter.store(counter.load(Relaxed) + 1, ordering);
+}
+
+impl LaneCounts {
+    /// The counts; the outcomes are read before `finished`, so they never exceed it.
+    pub(crate) fn read(&self) -> Counts {
+        let dropped = self.dropped.load(Acquire);
+        let unsampled = self.unsampled.load(Acquire);
+        Counts {
+            finished: self.finished.load(Relaxed),
+            started: self.started.load(Relaxed),
+            unsampled,
+            dropped,
+        }
+    }
+}
+
+/// The lane's writer state, touched by its thread alone.
+struct Writer {
+    block: *mut Block,
+    /// Room reserved from the admission count and not yet spent.
+    credit_spans: usize,
+    credit_bytes: usize,
+}
+
+/// The lane's reader state, touched by the reporter thread alone.
+struct Reader {
+    block: *mut Block,
+    taken: usize,
+}
+
+/// One thread's spans of one tracer.
+pub(crate) struct Lane {
+    writer: UnsafeCell<Writer>,
+    reader: UnsafeCell<Reader>,
+    pub(crate) counts: LaneCounts,
+    /// The thread exited: nothing more will be written.
+    retired: AtomicBool,
+}
+
+impl std::fmt::Debug for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lane")
+            .field("counts", &self.counts)
+            .field("retired", &self.retired)
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: `writer` is used only by the lane's own thread (through the thread-local that
+// owns the lane, or its destructor), `reader` only by the reporter thread (the one
+// `HandoffReceiver`); slots are handed from one to the other by the release store of a
+// block's `len` (or `next`) and its acquire load. Everything else is atomic.
+unsafe impl Sync for Lane {}
+// SAFETY: as above; the raw pointers are to blocks the lane owns.
+unsafe impl Send for Lane {}
+
+impl Lane {
+    fn new() -> Lane {
+        let block = Box::into_raw(Block::new());
+        Lane {
+            writer: UnsafeCell::new(Writer {
+                block,
+                credit_spans: 0,
+                credit_bytes: 0,
+            }),
+            reader: UnsafeCell::new(Reader { block, taken: 0 }),
+            counts: LaneCounts::default(),
+            retired: AtomicBool::new(false),
+        }
+    }
+
+    /// Counts a span started on this lane's thread.
+    #[inline]
+    pub(crate) fn count_started(&self) {
+        bump(&self.counts.started, Relaxed);
+    }
+
+    /// Counts a span of an unsampled trace finished on this lane's thread.
+    #[inline]
+    pub(crate) fn count_unsampled(&self) {
+        bump(&self.counts.finished, Relaxed);
+        bump(&self.counts.unsampled, Release);
+    }
+
+    /// Takes every published span, in order, recycling the blocks read to the end.
+    ///
+    /// # Safety
+    /// Only the reporter thread (the one `HandoffReceiver`) may call this.
+    unsafe fn drain(&self, pool: &Mutex<Vec<Box<Block>>>, take: &mut impl FnMut(CompactRecord)) {
+        // SAFETY: the reader state is the reporter's alone (the caller's promise).
+        let reader = unsafe { &mut *self.reader.get() };
+        loop {
+            // SAFETY: the reader's block is alive: only the reader frees blocks, and
+            // only once it has moved past them.
+            let block = unsafe { &*reader.block };
+            let len = block.len.load(Acquire);
+            while reader.taken < len {
+                let slot = reader.taken;
+                reader.taken += 1;
+                // SAFETY: slot < len was written and published by the writer (acquire
+                // above), and is read once: `taken` has moved past it.
+                take(unsafe { (*block.slots[slot].get()).assume_init_read() });
+            }
+            if len < BLOCK {
+                return;
+            }
+            let next = block.next.load(Acquire);
+            if next.is_null() {
+                return;
+            }
+            // SAFETY: the writer moved on to `next` and never touches this block again;
+            // every slot of it was taken.
+            let done = unsafe { Box::from_raw(reader.block) };
+            reader.block = next;
+            reader.taken = 0;
+            recycle(pool, done);
+        }
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        let reader = self.reader.get_mut();
+        let mut block = reader.block;
+        let mut taken = reader.taken;
+        while !block.is_null() {
+            // SAFETY: the lane is dropped once both ends are gone; every block from the
+            // reader's on is still owned by it, its slots from `taken` to `len` written.
+            let mut owned = unsafe { Box::from_raw(block) };
+            let len = *owned.len.get_mut();
+            for slot in &mut owned.slots[taken..len] {
+                // SAFETY: written and never taken.
+                unsafe { slot.get_mut().assume_init_drop() };
+            }
+            block = *owned.next.get_mut();
+            taken = 0;
+        }
+    }
+}
+
+fn recycle(pool: &Mutex<Vec<Box<Block>>>, mut block: Box<Block>) {
+    *block.len.get_mut() = 0;
+    *block.next.get_mut() = ptr::null_mut();
+    let mut pool = lock(pool);
+    if pool.len() < POOL_BLOCKS {
+        pool.push(block);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How the spans of a tracer keep logs (read where spans are written).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogSettings {
+    pub(crate) max_logs_per_span: usize,
+    pub(crate) drop_span_logs: bool,
+}
+
+/// The callers' end of a tracer's hand-off (one per tracer, for the life of the
+/// process: lanes and spans refer to it without counting references).
+pub(crate) struct Handoff {
+    pub(crate) logs: LogSettings,
+    pub(crate) admission: Arc<Admission>,
+    counters: Arc<Counters>,
+    /// Room a lane reserves at a time.
+    chunk_spans: usize,
+    chunk_bytes: usize,
+    side: Mutex<Vec<CompactRecord>>,
+    pool: Mutex<Vec<Box<Block>>>,
     /// Wakes the reporter when half a bound is crossed (it sleeps until its timer
     /// otherwise, so a finished span costs its caller no system call).
     wake: Sender<()>,
-    admission: Arc<Admission>,
+}
+
+impl std::fmt::Debug for Handoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handoff")
+            .field("admission", &self.admission)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The reporter's end.
-#[derive(Debug)]
 pub(crate) struct HandoffReceiver {
-    queue: Receiver<Finished>,
+    handoff: &'static Handoff,
     pub(crate) wake: Receiver<()>,
     pub(crate) admission: Arc<Admission>,
+    /// The lanes being drained (reused, so a drain allocates nothing).
+    scratch: Vec<Arc<Lane>>,
 }
 
-/// A hand-off bounded by `max_spans` spans and `max_bytes` bytes.
-pub(crate) fn handoff(max_spans: usize, max_bytes: usize) -> (HandoffSender, HandoffReceiver) {
-    let (queue_tx, queue_rx) = crossbeam_channel::unbounded();
+/// A hand-off bounded by `max_spans` spans and `max_bytes` bytes. Its callers' end lives
+/// as long as the process (spans refer to it without counting references).
+pub(crate) fn handoff(
+    max_spans: usize,
+    max_bytes: usize,
+    counters: Arc<Counters>,
+    logs: LogSettings,
+) -> (&'static Handoff, HandoffReceiver) {
     let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
     let admission = Arc::new(Admission::new(max_spans, max_bytes));
-    (
-        HandoffSender {
-            queue: queue_tx,
-            wake: wake_tx,
-            admission: Arc::clone(&admission),
-        },
-        HandoffReceiver {
-            queue: queue_rx,
-            wake: wake_rx,
-            admission,
-        },
-    )
+    // Small bounds are counted exactly, a span at a time.
+    let chunk_spans = (max_spans / 1024).clamp(1, BLOCK);
+    let chunk_bytes = if chunk_spans == 1 {
+        0
+    } else {
+        (max_bytes / 1024).min(64 * 1024)
+    };
+    let handoff: &'static Handoff = Box::leak(Box::new(Handoff {
+        logs,
+        admission: Arc::clone(&admission),
+        counters,
+        chunk_spans,
+        chunk_bytes,
+        side: Mutex::new(Vec::new()),
+        pool: Mutex::new(Vec::new()),
+        wake: wake_tx,
+    }));
+    let receiver = HandoffReceiver {
+        handoff,
+        wake: wake_rx,
+        admission,
+        scratch: Vec::new(),
+    };
+    (handoff, receiver)
 }
 
-impl HandoffSender {
-    /// Hands `record` over; false (and the record is dropped) when the tracer holds all
-    /// it may, or the reporter is gone. Never blocks.
+thread_local! {
+    /// The hand-off this thread used last and its lane there: the fast path.
+    static LAST: Cell<(*const Handoff, *const Lane)> =
+        const { Cell::new((ptr::null(), ptr::null())) };
+    /// Every lane of this thread, retired when it exits.
+    static LANES: ThreadLanes = const { ThreadLanes(RefCell::new(Vec::new())) };
+}
+
+struct ThreadLanes(RefCell<Vec<(&'static Handoff, Arc<Lane>)>>);
+
+impl Drop for ThreadLanes {
+    fn drop(&mut self) {
+        let _ = LAST.try_with(|last| last.set((ptr::null(), ptr::null())));
+        for (handoff, lane) in self.0.get_mut().drain(..) {
+            handoff.retire(&lane);
+        }
+    }
+}
+
+impl Handoff {
+    /// This thread's lane, made on first use; `None` while the thread's locals are
+    /// being torn down.
     #[inline]
-    pub(crate) fn push(&self, record: SpanRecord) -> bool {
-        let held_bytes = record.held_bytes();
-        let Some((spans, bytes)) = self.admission.admit(held_bytes) else {
-            return false;
+    fn lane(&'static self) -> Option<&'static Lane> {
+        let (owner, lane) = LAST.get();
+        if ptr::eq(owner, self) {
+            // SAFETY: `LAST` points at a lane held by this thread's `LANES`, which
+            // clears `LAST` before it lets go of its lanes. (The `'static` is a promise
+            // kept by callers: the lane is used only within the calling frame.)
+            return Some(unsafe { &*lane });
+        }
+        self.lane_slow()
+    }
+
+    #[cold]
+    fn lane_slow(&'static self) -> Option<&'static Lane> {
+        let lane = LANES
+            .try_with(|lanes| {
+                let mut lanes = lanes.0.try_borrow_mut().ok()?;
+                let lane = match lanes.iter().find(|(owner, _)| ptr::eq(*owner, self)) {
+                    Some((_, lane)) => Arc::as_ptr(lane),
+                    None => {
+                        // Lanes of tracers whose reporter is gone are let go of here.
+                        lanes.retain(|(owner, lane)| {
+                            let gone = owner.counters.state() == State::Gone;
+                            if gone {
+                                owner.retire(lane);
+                            }
+                            !gone
+                        });
+                        let lane = Arc::new(Lane::new());
+                        self.counters.register(Arc::clone(&lane));
+                        let ptr = Arc::as_ptr(&lane);
+                        lanes.push((self, lane));
+                        ptr
+                    }
+                };
+                LAST.set((self, lane));
+                Some(lane)
+            })
+            .ok()
+            .flatten()?;
+        // SAFETY: as in `lane`.
+        Some(unsafe { &*lane })
+    }
+
+    /// Counts a span started on this thread.
+    #[inline]
+    pub(crate) fn count_started(&'static self) {
+        match self.lane() {
+            Some(lane) => lane.count_started(),
+            None => self.counters.add_started(),
+        }
+    }
+
+    /// Counts a span of an unsampled trace finished on this thread.
+    #[inline]
+    pub(crate) fn count_unsampled(&'static self) {
+        match self.lane() {
+            Some(lane) => lane.count_unsampled(),
+            None => {
+                self.counters.add_finished();
+                self.counters.add_unsampled();
+            }
+        }
+    }
+
+    /// Hands over the finished span `make` builds, of `bytes`, or counts it dropped (the
+    /// tracer is not running, or holds all it may). `make` is called (and the record
+    /// written in place) only when the span is taken: true then. Never blocks.
+    #[inline]
+    pub(crate) fn finish(
+        &'static self,
+        bytes: usize,
+        make: impl FnOnce() -> CompactRecord,
+    ) -> bool {
+        let Some(lane) = self.lane() else {
+            return self.finish_aside(make());
         };
-        if self.queue.send(Finished { record, held_bytes }).is_err() {
-            self.admission.release(1, held_bytes);
+        bump(&lane.counts.finished, Relaxed);
+        // SAFETY: this is the lane's own thread (it came from this thread's locals).
+        let writer = unsafe { &mut *lane.writer.get() };
+        let admitted = self.counters.state() == State::Running
+            && ((writer.credit_spans > 0 && writer.credit_bytes >= bytes)
+                || self.refill(writer, bytes));
+        if !admitted {
+            bump(&lane.counts.dropped, Release);
             return false;
         }
-        let (half_spans, half_bytes) = (self.admission.half_spans, self.admission.half_bytes);
-        if spans == half_spans || (bytes >= half_bytes && bytes - held_bytes < half_bytes) {
+        writer.credit_spans -= 1;
+        writer.credit_bytes -= bytes;
+        // SAFETY: the writer's block is alive (the reader frees a block only after the
+        // writer moved on from it) and only this thread writes it.
+        let block = unsafe { &*writer.block };
+        let len = block.len.load(Relaxed);
+        if len < BLOCK {
+            // SAFETY: slot `len` is unwritten and unpublished: the reader stops at `len`.
+            unsafe { (*block.slots[len].get()).write(make()) };
+            block.len.store(len + 1, Release);
+        } else {
+            self.next_block(writer, block, make());
+        }
+        true
+    }
+
+    #[cold]
+    fn next_block(&self, writer: &mut Writer, full: &Block, record: CompactRecord) {
+        let mut next = lock(&self.pool).pop().unwrap_or_else(Block::new);
+        next.slots[0].get_mut().write(record);
+        *next.len.get_mut() = 1;
+        let next = Box::into_raw(next);
+        // Publishes the new block with its first span.
+        full.next.store(next, Release);
+        writer.block = next;
+    }
+
+    /// Reserves room for a span of `bytes` (and, while there is plenty, for the next
+    /// ones); false when the bounds leave none.
+    #[cold]
+    fn refill(&self, writer: &mut Writer, bytes: usize) -> bool {
+        let need_spans = usize::from(writer.credit_spans == 0);
+        let need_bytes = bytes.saturating_sub(writer.credit_bytes);
+        let chunk = (
+            self.chunk_spans.max(need_spans),
+            self.chunk_bytes.max(need_bytes),
+        );
+        for ask in [chunk, (need_spans, need_bytes)] {
+            if let Some(held) = self.admission.reserve(ask.0, ask.1) {
+                writer.credit_spans += ask.0;
+                writer.credit_bytes += ask.1;
+                if self.admission.crossed_half(held, ask) {
+                    let _ = self.wake.try_send(());
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A lane's thread exited: its unspent room goes back, and the reporter may fold it.
+    fn retire(&self, lane: &Lane) {
+        // SAFETY: called by the lane's own thread, which writes no more.
+        let writer = unsafe { &mut *lane.writer.get() };
+        self.admission
+            .release(writer.credit_spans, writer.credit_bytes);
+        writer.credit_spans = 0;
+        writer.credit_bytes = 0;
+        lane.retired.store(true, Release);
+    }
+
+    /// A span finished where no lane can be had: through the side queue.
+    #[cold]
+    fn finish_aside(&self, record: CompactRecord) -> bool {
+        self.counters.add_finished();
+        let taken = self.push_aside(record);
+        if !taken {
+            self.counters.add_dropped(1);
+        }
+        // (Taken or dropped, the record was moved in.)
+        true
+    }
+
+    /// Hands over a span made elsewhere (a bridge's), already counted finished; false
+    /// (and the span is dropped) when the tracer is not running or holds all it may.
+    pub(crate) fn push_aside(&self, record: CompactRecord) -> bool {
+        if self.counters.state() != State::Running {
+            return false;
+        }
+        let bytes = record.held_bytes();
+        let Some(held) = self.admission.reserve(1, bytes) else {
+            return false;
+        };
+        lock(&self.side).push(record);
+        if self.admission.crossed_half(held, (1, bytes)) {
             let _ = self.wake.try_send(());
         }
         true
@@ -134,34 +595,67 @@ impl HandoffSender {
 }
 
 impl HandoffReceiver {
-    /// The next queued span, if any.
-    pub(crate) fn try_recv(&self) -> Option<Finished> {
-        self.queue.try_recv().ok()
+    /// Takes every span handed over so far, from every lane and the side queue.
+    pub(crate) fn drain(&mut self, mut take: impl FnMut(CompactRecord)) {
+        let handoff = self.handoff;
+        let aside = std::mem::take(&mut *lock(&handoff.side));
+        aside.into_iter().for_each(&mut take);
+        handoff.counters.lanes(&mut self.scratch);
+        for lane in self.scratch.drain(..) {
+            let retired = lane.retired.load(Acquire);
+            // SAFETY: this is the one receiver, used by the reporter thread alone.
+            unsafe { lane.drain(&handoff.pool, &mut take) };
+            if retired {
+                // Everything it wrote was visible once `retired` was: it is empty now.
+                handoff.counters.fold(&lane);
+            }
+        }
     }
 
-    /// How many spans are queued (not yet taken by the reporter).
-    pub(crate) fn queued(&self) -> usize {
-        self.queue.len()
+    /// Frees what the tracer keeps for reuse, when its reporter stops.
+    pub(crate) fn release_pool(&self) {
+        lock(&self.handoff.pool).clear();
     }
 
-    /// The queue, for `select!`.
-    pub(crate) fn queue(&self) -> &Receiver<Finished> {
-        &self.queue
+    #[cfg(test)]
+    pub(crate) fn handoff(&self) -> &'static Handoff {
+        self.handoff
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Tags;
     use crate::Value;
 
-    fn record(tag_bytes: usize) -> SpanRecord {
-        let mut tags = Tags::default();
-        if tag_bytes > 0 {
-            tags.push(("big".into(), Value::from("x".repeat(tag_bytes))));
-        }
-        SpanRecord::for_tests(2, tags)
+    const LOGS: LogSettings = LogSettings {
+        max_logs_per_span: 10,
+        drop_span_logs: false,
+    };
+
+    fn record(tag_bytes: usize) -> CompactRecord {
+        let tags = if tag_bytes > 0 {
+            vec![("big".into(), Value::from("x".repeat(tag_bytes)))]
+        } else {
+            Vec::new()
+        };
+        CompactRecord::for_tests(2, tags)
+    }
+
+    /// Finishes `record` as a span does.
+    fn finish(tx: &'static Handoff, record: CompactRecord) {
+        tx.finish(record.held_bytes(), || record);
+    }
+
+    fn drained(rx: &mut HandoffReceiver) -> Vec<CompactRecord> {
+        let mut out = Vec::new();
+        rx.drain(|record| out.push(record));
+        out
+    }
+
+    fn release(rx: &HandoffReceiver, records: &[CompactRecord]) {
+        let bytes = records.iter().map(CompactRecord::held_bytes).sum();
+        rx.admission.release(records.len(), bytes);
     }
 
     #[test]
@@ -169,35 +663,111 @@ mod tests {
         let small = record(0).held_bytes();
         let big = record(4096).held_bytes();
         assert!(big >= small + 4096, "{small} {big}");
-        let (tx, rx) = handoff(1000, 3 * big);
-        for _ in 0..3 {
-            assert!(tx.push(record(4096)), "room for three");
+        let counters = Arc::new(Counters::default());
+        let (tx, mut rx) = handoff(1000, 3 * big, Arc::clone(&counters), LOGS);
+        for _ in 0..4 {
+            finish(tx, record(4096));
         }
-        assert!(!tx.push(record(4096)), "a fourth is over the bytes");
+        assert_eq!(counters.snapshot().dropped, 1, "a fourth is over the bytes");
         assert_eq!(rx.admission.held(), (3, 3 * big));
-        let first = rx.try_recv().expect("queued");
-        rx.admission.release(1, first.held_bytes);
-        assert!(tx.push(record(4096)), "room again");
+        let first = drained(&mut rx);
+        assert_eq!(first.len(), 3);
+        release(&rx, &first);
+        finish(tx, record(4096));
+        assert_eq!(drained(&mut rx).len(), 1, "room again");
     }
 
     #[test]
     fn the_span_bound_holds_and_crossing_half_wakes_the_reporter() {
-        let (tx, rx) = handoff(4, usize::MAX);
-        assert!(tx.push(record(0)), "1");
+        let counters = Arc::new(Counters::default());
+        let (tx, mut rx) = handoff(4, usize::MAX, Arc::clone(&counters), LOGS);
+        finish(tx, record(0));
         assert!(rx.wake.try_recv().is_err(), "no wake below half");
-        assert!(tx.push(record(0)), "2");
+        finish(tx, record(0));
         assert!(rx.wake.try_recv().is_ok(), "woken at half");
-        assert!(tx.push(record(0)), "3");
-        assert!(tx.push(record(0)), "4");
-        assert!(!tx.push(record(0)));
-        assert_eq!(rx.queued(), 4);
+        for _ in 0..3 {
+            finish(tx, record(0));
+        }
         assert!(rx.admission.half_full());
+        let stats = counters.snapshot();
+        assert_eq!((stats.finished, stats.dropped, stats.pending), (5, 1, 4));
+        assert_eq!(drained(&mut rx).len(), 4);
     }
 
     #[test]
-    fn a_span_is_refused_when_the_reporter_is_gone() {
-        let (tx, rx) = handoff(10, usize::MAX);
-        drop(rx);
-        assert!(!tx.push(record(0)));
+    fn spans_cross_blocks_in_order_and_blocks_are_reused() {
+        let counters = Arc::new(Counters::default());
+        let (tx, mut rx) = handoff(1_000_000, usize::MAX, Arc::clone(&counters), LOGS);
+        for round in 0..3u64 {
+            for n in 0..(3 * BLOCK as u64 + 5) {
+                finish(
+                    tx,
+                    CompactRecord::for_tests(round * 1000 + n + 1, Vec::new()),
+                );
+            }
+            let ids: Vec<u64> = drained(&mut rx).iter().map(|r| r.context.span_id).collect();
+            let want: Vec<u64> = (0..(3 * BLOCK as u64 + 5))
+                .map(|n| round * 1000 + n + 1)
+                .collect();
+            assert_eq!(ids, want);
+        }
+        assert!(
+            !lock(&rx.handoff().pool).is_empty(),
+            "emptied blocks are kept"
+        );
+    }
+
+    #[test]
+    fn spans_of_idle_and_exited_threads_are_collected_and_counted() {
+        let counters = Arc::new(Counters::default());
+        let (tx, mut rx) = handoff(1_000_000, usize::MAX, Arc::clone(&counters), LOGS);
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let idle = std::thread::spawn(move || {
+            for _ in 0..10 {
+                finish(tx, record(0));
+            }
+            let _ = wait.recv(); // idle, alive, until told
+        });
+        let exited = std::thread::spawn(move || {
+            for _ in 0..(BLOCK + 7) {
+                finish(tx, record(0));
+            }
+        });
+        exited.join().expect("thread");
+        // (The idle thread may still be finishing: wait for its ten.)
+        let mut got = 0;
+        for _ in 0..1000 {
+            got += drained(&mut rx).len();
+            if got == 10 + BLOCK + 7 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(got, 10 + BLOCK + 7);
+        go.send(()).expect("send");
+        idle.join().expect("thread");
+        drained(&mut rx);
+        let stats = counters.snapshot();
+        assert_eq!(stats.finished, (10 + BLOCK + 7) as u64);
+        assert_eq!(
+            counters.live_lanes(),
+            0,
+            "both lanes folded once retired and drained"
+        );
+        let (spans, _) = rx.admission.held();
+        assert_eq!(
+            spans, got,
+            "the exited threads' unspent room was given back"
+        );
+    }
+
+    #[test]
+    fn a_span_is_refused_when_the_tracer_is_not_running() {
+        let counters = Arc::new(Counters::default());
+        let (tx, mut rx) = handoff(10, usize::MAX, Arc::clone(&counters), LOGS);
+        counters.set_state(State::Closed);
+        finish(tx, record(0));
+        assert!(drained(&mut rx).is_empty());
+        assert_eq!(counters.snapshot().dropped, 1);
     }
 }

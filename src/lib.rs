@@ -15,6 +15,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod active;
+mod compact;
 mod context;
 mod encode;
 mod endpoint;

@@ -2,8 +2,9 @@
 //! span exporter that reports OpenTelemetry spans through a LightStep tracer, the Rust
 //! analogue of the Go tracer's `lightstepoc` exporter.
 
+use crate::compact::{Body, CompactRecord};
 use crate::context::SpanContext;
-use crate::record::{LogRecord, Moment, Reference, Relationship, SpanRecord, Tags};
+use crate::record::{Field, LogRecord, Moment, Reference, Relationship};
 use crate::tracer::Tracer;
 use crate::{Error, Value};
 use opentelemetry::trace::{SpanKind, Status};
@@ -143,8 +144,8 @@ impl OpenTelemetryExporter {
             return Ok(());
         };
         for data in batch {
-            inner.span_started();
-            inner.span_finished(convert(data, inner.max_logs_per_span, inner.drop_span_logs));
+            let logs = inner.spans.logs;
+            inner.span_exported(convert(data, logs.max_logs_per_span, logs.drop_span_logs));
         }
         Ok(())
     }
@@ -191,7 +192,7 @@ fn span_id(id: opentelemetry::trace::SpanId) -> u64 {
 }
 
 /// One OpenTelemetry span as a finished LightStep span record.
-fn convert(data: SpanData, max_logs: usize, drop_logs: bool) -> SpanRecord {
+fn convert(data: SpanData, max_logs: usize, drop_logs: bool) -> CompactRecord {
     let (trace_id, trace_id_high) = trace_id_halves(data.span_context.trace_id());
     let context = SpanContext::from_ids(
         trace_id_high,
@@ -220,7 +221,7 @@ fn convert(data: SpanData, max_logs: usize, drop_logs: bool) -> SpanRecord {
         None => None,
     };
 
-    let mut tags = Tags::default();
+    let mut tags: Vec<Field> = Vec::new();
     for KeyValue { key, value, .. } in data.attributes {
         tags.push((Cow::Owned(key.as_str().to_owned()), attribute_value(value)));
     }
@@ -274,18 +275,14 @@ fn convert(data: SpanData, max_logs: usize, drop_logs: bool) -> SpanRecord {
         }
     }
 
-    let mut record = SpanRecord {
-        context,
-        operation: data.name,
-        parent,
-        more_references: references,
-        start: Moment::Wall(data.start_time),
-        finish: Moment::Wall(data.end_time.max(data.start_time)),
-        tags,
-        logs: Vec::new(),
-        dropped_logs: 0,
-        logs_heap: 0,
-    };
+    let mut body = Body::new(data.name, parent, Moment::Wall(data.start_time));
+    body.finish = Moment::Wall(data.end_time.max(data.start_time));
+    for (key, value) in tags {
+        body.push_tag(key, value);
+    }
+    for reference in references {
+        body.push_reference(reference);
+    }
     if !drop_logs {
         for event in data.events.events {
             let mut fields = Vec::with_capacity(1 + event.attributes.len());
@@ -293,7 +290,7 @@ fn convert(data: SpanData, max_logs: usize, drop_logs: bool) -> SpanRecord {
             for KeyValue { key, value, .. } in event.attributes {
                 fields.push((Cow::Owned(key.as_str().to_owned()), attribute_value(value)));
             }
-            record.push_log(
+            body.push_log(
                 LogRecord {
                     at: Moment::Wall(event.timestamp),
                     fields,
@@ -302,7 +299,7 @@ fn convert(data: SpanData, max_logs: usize, drop_logs: bool) -> SpanRecord {
             );
         }
     }
-    record
+    CompactRecord { context, body }
 }
 
 /// An attribute value as a tag value, keeping its type; arrays become JSON.

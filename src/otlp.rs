@@ -867,7 +867,6 @@ mod tests {
             tags: Tags::default(),
             logs: Vec::new(),
             dropped_logs: 0,
-            logs_heap: 0,
         }
     }
 
@@ -1249,9 +1248,9 @@ mod tests {
 
     #[test]
     fn dropped_logs_are_the_dropped_events_count() {
-        let mut r = record("op", SpanContext::new(1, 2));
+        let mut body = crate::compact::Body::new("op".into(), None, wall(1_700_000_000, 0));
         for n in 0..10 {
-            r.push_log(
+            body.push_log(
                 LogRecord {
                     at: wall(1_700_000_000, n),
                     fields: vec![("n".into(), Value::Int(i64::from(n)))],
@@ -1259,6 +1258,8 @@ mod tests {
                 4,
             );
         }
+        let context = SpanContext::new(1, 2);
+        let mut r = crate::compact::CompactRecord { context, body }.expand();
         let dropped = r.dropped_logs;
         assert!(dropped > 0);
         crate::encode::normalize(
@@ -1556,7 +1557,6 @@ mod interop {
                 ],
             )],
             dropped_logs: 0,
-            logs_heap: 0,
         };
         let charge = SpanRecord {
             context: child(0x2222_2222_2222_2222),
@@ -1587,7 +1587,6 @@ mod interop {
                 ),
             ],
             dropped_logs: 0,
-            logs_heap: 0,
         };
         let audit = SpanRecord {
             context: child(0x3333_3333_3333_3333),
@@ -1602,7 +1601,6 @@ mod interop {
             ]),
             logs: Vec::new(),
             dropped_logs: 0,
-            logs_heap: 0,
         };
         vec![checkout, charge, audit]
     }

@@ -1,14 +1,18 @@
 //! Spans: the builder, the span itself, and the scoped `ActiveSpan` guard.
 
 use crate::active;
+use crate::compact::{Body, CompactRecord};
 use crate::context::SpanContext;
+use crate::handoff::Handoff;
 use crate::ids::next_id;
-use crate::record::{LogRecord, Moment, Reference, Relationship, SpanRecord, Tags};
-use crate::tracer::{Inner, Tracer};
+use crate::record::{LogRecord, Moment, Reference, Relationship};
+use crate::tracer::Tracer;
 use crate::Value;
 use std::borrow::Cow;
+use std::fmt;
+use std::mem::MaybeUninit;
 use std::ops::{Deref, DerefMut};
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Configures a span before it starts; made by [`Tracer::span`].
 ///
@@ -42,10 +46,10 @@ use std::time::SystemTime;
 #[must_use = "a span builder does nothing until `start` or `start_active` is called"]
 pub struct SpanBuilder<'t> {
     tracer: &'t Tracer,
-    operation: Cow<'static, str>,
+    /// The record, written from the start (its times are set by `start`).
+    body: Body,
+    /// The context the span inherits: the first parent given.
     parent: Option<SpanContext>,
-    references: Vec<Reference>,
-    tags: Tags,
     start: Option<SystemTime>,
     no_parent: bool,
 }
@@ -55,10 +59,8 @@ impl<'t> SpanBuilder<'t> {
     pub(crate) fn new(tracer: &'t Tracer, operation: Cow<'static, str>) -> Self {
         SpanBuilder {
             tracer,
-            operation,
+            body: Body::new(operation, None, Moment::Wall(UNIX_EPOCH)),
             parent: None,
-            references: Vec::new(),
-            tags: Tags::default(),
             start: None,
             no_parent: false,
         }
@@ -107,7 +109,7 @@ impl<'t> SpanBuilder<'t> {
         if self.parent.is_none() {
             self.parent = Some(other.clone());
         }
-        self.references.push(Reference {
+        self.body.push_reference(Reference {
             relationship,
             trace_id: other.trace_id(),
             span_id: other.span_id,
@@ -137,7 +139,7 @@ impl<'t> SpanBuilder<'t> {
     #[inline]
     pub fn tag(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
         if !self.tracer.is_noop() {
-            self.tags.push((key.into(), value.into()));
+            self.body.push_tag(key.into(), value.into());
         }
         self
     }
@@ -203,74 +205,39 @@ impl<'t> SpanBuilder<'t> {
     /// ```
     #[inline]
     pub fn start(self) -> Span {
-        let tracer = self.tracer;
-        match tracer.inner() {
+        match self.tracer.inner() {
             None => Span::noop(),
-            Some(inner) => self.start_recording(inner),
+            Some(inner) => self.start_recording(inner.spans),
         }
     }
 
-    fn start_recording(self, inner: &Inner) -> Span {
-        inner.span_started();
+    #[inline]
+    fn start_recording(self, spans: &'static Handoff) -> Span {
+        spans.count_started();
         let SpanBuilder {
-            tracer,
-            operation,
+            mut body,
             parent,
-            references,
-            tags,
             start,
             no_parent,
+            ..
         } = self;
-        let mut parent = parent;
-        let mut parent_reference = None;
-        if parent.is_none() && !no_parent {
-            parent = active::current();
-            parent_reference = parent.as_ref().map(|p| Reference {
-                relationship: Relationship::ChildOf,
-                trace_id: p.trace_id(),
-                span_id: p.span_id,
-            });
-        }
-        let context = match parent {
-            Some(parent) => SpanContext {
-                span_id: next_id(),
-                ..parent
-            },
-            None => SpanContext {
-                random_trace_id: true,
-                ..SpanContext::from_ids(0, next_id(), next_id(), true)
-            },
-        };
+        let (context, implicit) = context_for(parent, no_parent);
         if !context.sampled {
-            return Span {
-                tracer: tracer.clone(),
-                state: State::Unsampled(context),
-            };
+            return Span::unsampled(spans, context);
         }
-        let mut more_references = references;
-        let first = if more_references.is_empty() {
-            parent_reference
-        } else {
-            Some(more_references.remove(0))
-        };
-        let start = match start {
+        if implicit.is_some() {
+            body.parent = implicit;
+        }
+        body.start = match start {
             Some(time) => Moment::Wall(time),
             None => Moment::now(),
         };
+        body.finish = body.start;
         Span {
-            tracer: tracer.clone(),
-            state: State::Recording(SpanRecord {
-                context,
-                operation,
-                parent: first,
-                more_references,
-                start,
-                finish: start,
-                tags,
-                logs: Vec::new(),
-                dropped_logs: 0,
-                logs_heap: 0,
-            }),
+            spans: Some(spans),
+            stage: Stage::Recording,
+            context,
+            body: MaybeUninit::new(body),
         }
     }
 
@@ -294,17 +261,86 @@ impl<'t> SpanBuilder<'t> {
     }
 }
 
-/// What a span holds, by stage of its life.
-// The record stays inline: boxing it would cost a heap allocation per span.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-enum State {
-    /// Being recorded.
-    Recording(SpanRecord),
+/// The context of a new span: a child of `parent`, else of the thread's active span
+/// (unless `no_parent`), else the root of a new trace; with the `CHILD_OF` reference to
+/// the active span when it is the parent.
+#[inline]
+fn context_for(parent: Option<SpanContext>, no_parent: bool) -> (SpanContext, Option<Reference>) {
+    let mut implicit = None;
+    let parent = match parent {
+        Some(parent) => Some(parent),
+        None if no_parent => None,
+        None => {
+            let active = active::current();
+            if let Some(active) = &active {
+                implicit = Some(Reference {
+                    relationship: Relationship::ChildOf,
+                    trace_id: active.trace_id(),
+                    span_id: active.span_id,
+                });
+            }
+            active
+        }
+    };
+    let context = match parent {
+        Some(parent) => SpanContext {
+            span_id: next_id(),
+            ..parent
+        },
+        None => SpanContext {
+            random_trace_id: true,
+            ..SpanContext::from_ids(0, next_id(), next_id(), true)
+        },
+    };
+    (context, implicit)
+}
+
+impl Tracer {
+    /// What `span!` expands to: an active child of the thread's active span, with its
+    /// tags, built in place (not through the builder, whose moves would cost more than
+    /// the span).
+    #[doc(hidden)]
+    #[inline]
+    pub fn __start_active<const N: usize>(
+        &self,
+        operation: impl Into<Cow<'static, str>>,
+        tags: [(Cow<'static, str>, Value); N],
+    ) -> ActiveSpan {
+        let Some(inner) = self.inner() else {
+            return ActiveSpan::__noop();
+        };
+        let spans = inner.spans;
+        spans.count_started();
+        let (context, parent) = context_for(None, false);
+        if !context.sampled {
+            return ActiveSpan::new(Span::unsampled(spans, context));
+        }
+        active::push(context.clone());
+        ActiveSpan {
+            span: Span {
+                spans: Some(spans),
+                stage: Stage::Recording,
+                context,
+                body: MaybeUninit::new(Body::with_tags(
+                    operation.into(),
+                    parent,
+                    Moment::now(),
+                    tags,
+                )),
+            },
+        }
+    }
+}
+
+/// The stage of a span's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Being recorded: `body` holds the record.
+    Recording,
     /// Part of an unsampled trace: propagated, never recorded.
-    Unsampled(SpanContext),
+    Unsampled,
     /// Finished: its record went to the reporter; its context stays for callers.
-    Finished(SpanContext),
+    Finished,
     /// From the no-op tracer: nothing at all.
     Noop,
 }
@@ -325,25 +361,62 @@ static NOOP_CONTEXT: SpanContext = SpanContext::from_ids(0, 0, 0, false);
 /// span.log_event("parsed");
 /// span.finish();
 /// ```
-#[derive(Debug)]
 pub struct Span {
-    tracer: Tracer,
-    state: State,
+    /// Where the span goes when it finishes: its tracer's hand-off, which lives as long
+    /// as the process, so a span holds no counted reference. `None` for no-op spans.
+    spans: Option<&'static Handoff>,
+    stage: Stage,
+    context: SpanContext,
+    /// Written while `stage` is `Recording` (and only then); moved out by the finish.
+    body: MaybeUninit<Body>,
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("Span");
+        debug
+            .field("stage", &self.stage)
+            .field("context", &self.context);
+        if let Some(body) = self.body() {
+            debug.field("operation", &body.operation);
+        }
+        debug.finish_non_exhaustive()
+    }
 }
 
 impl Span {
+    #[inline]
     fn noop() -> Span {
         Span {
-            tracer: Tracer::noop(),
-            state: State::Noop,
+            spans: None,
+            stage: Stage::Noop,
+            context: SpanContext::from_ids(0, 0, 0, false),
+            body: MaybeUninit::uninit(),
         }
     }
 
+    fn unsampled(spans: &'static Handoff, context: SpanContext) -> Span {
+        Span {
+            spans: Some(spans),
+            stage: Stage::Unsampled,
+            context,
+            body: MaybeUninit::uninit(),
+        }
+    }
+
+    fn body(&self) -> Option<&Body> {
+        // SAFETY: the body is written while the span is recording.
+        (self.stage == Stage::Recording).then(|| unsafe { self.body.assume_init_ref() })
+    }
+
     /// The record being written, if this span is recording.
-    fn recording(&mut self) -> Option<&mut SpanRecord> {
-        match &mut self.state {
-            State::Recording(record) => Some(record),
-            _ => None,
+    #[inline]
+    fn recording(&mut self) -> Option<&mut Body> {
+        if self.stage == Stage::Recording {
+            // SAFETY: the body is written while the span is recording.
+            Some(unsafe { self.body.assume_init_mut() })
+        } else {
+            None
         }
     }
 
@@ -365,10 +438,9 @@ impl Span {
     /// # Ok::<(), lightstep::Error>(())
     /// ```
     pub fn context(&self) -> &SpanContext {
-        match &self.state {
-            State::Recording(record) => &record.context,
-            State::Unsampled(context) | State::Finished(context) => context,
-            State::Noop => &NOOP_CONTEXT,
+        match self.stage {
+            Stage::Noop => &NOOP_CONTEXT,
+            _ => &self.context,
         }
     }
 
@@ -390,7 +462,7 @@ impl Span {
     /// # Ok::<(), lightstep::Error>(())
     /// ```
     pub fn is_recording(&self) -> bool {
-        matches!(self.state, State::Recording(_))
+        self.stage == Stage::Recording
     }
 
     /// Sets (or adds) a tag.
@@ -417,8 +489,8 @@ impl Span {
     /// # Ok::<(), lightstep::Error>(())
     /// ```
     pub fn set_tag(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
-        if let Some(record) = self.recording() {
-            record.tags.push((key.into(), value.into()));
+        if let Some(body) = self.recording() {
+            body.push_tag(key.into(), value.into());
         }
     }
 
@@ -434,18 +506,18 @@ impl Span {
         K: Into<Cow<'static, str>>,
         V: Into<Value>,
     {
-        let Some(inner) = self.tracer.inner() else {
+        let Some(spans) = self.spans else {
             return;
         };
-        let (drop_logs, max_logs) = (inner.drop_span_logs, inner.max_logs_per_span);
-        let Some(record) = self.recording().filter(|_| !drop_logs) else {
+        let (drop_logs, max_logs) = (spans.logs.drop_span_logs, spans.logs.max_logs_per_span);
+        let Some(body) = self.recording().filter(|_| !drop_logs) else {
             return;
         };
         let fields = fields
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        record.push_log(
+        body.push_log(
             LogRecord {
                 at: Moment::now(),
                 fields,
@@ -498,12 +570,9 @@ impl Span {
     /// # Ok::<(), lightstep::Error>(())
     /// ```
     pub fn set_baggage_item(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        let context = match &mut self.state {
-            State::Recording(record) => &mut record.context,
-            State::Unsampled(context) => context,
-            State::Finished(_) | State::Noop => return,
-        };
-        context.set_baggage_item(key.into(), value.into());
+        if matches!(self.stage, Stage::Recording | Stage::Unsampled) {
+            self.context.set_baggage_item(key.into(), value.into());
+        }
     }
 
     /// One baggage item of this span's context.
@@ -546,24 +615,20 @@ impl Span {
     /// # Ok::<(), lightstep::Error>(())
     /// ```
     pub fn set_operation_name(&mut self, name: impl Into<Cow<'static, str>>) {
-        if let Some(record) = self.recording() {
-            record.operation = name.into();
+        if let Some(body) = self.recording() {
+            body.operation = name.into();
         }
     }
 
     /// Adds a `FOLLOWS_FROM` reference after the start (`tracing`'s `follows_from`).
     #[cfg(feature = "tracing")]
     pub(crate) fn add_follows_from(&mut self, cause: &SpanContext) {
-        if let Some(record) = self.recording() {
-            let reference = Reference {
+        if let Some(body) = self.recording() {
+            body.push_reference(Reference {
                 relationship: Relationship::FollowsFrom,
                 trace_id: cause.trace_id(),
                 span_id: cause.span_id,
-            };
-            match record.parent {
-                None => record.parent = Some(reference),
-                Some(_) => record.more_references.push(reference),
-            }
+            });
         }
     }
 
@@ -591,7 +656,7 @@ impl Span {
     /// ```
     #[inline]
     pub fn finish(&mut self) {
-        if matches!(self.state, State::Recording(_) | State::Unsampled(_)) {
+        if matches!(self.stage, Stage::Recording | Stage::Unsampled) {
             self.finish_with(Moment::now());
         }
     }
@@ -621,21 +686,36 @@ impl Span {
         self.finish_with(Moment::Wall(time));
     }
 
+    #[inline]
     fn finish_with(&mut self, finish: Moment) {
-        let Some(inner) = self.tracer.inner() else {
+        let Some(spans) = self.spans else {
             return;
         };
-        match std::mem::replace(&mut self.state, State::Noop) {
-            State::Recording(mut record) => {
-                record.finish = finish;
-                self.state = State::Finished(record.context.clone());
-                inner.span_finished(record);
+        match self.stage {
+            Stage::Recording => {
+                self.stage = Stage::Finished;
+                // SAFETY: the body was written (the span was recording); from here the
+                // stage says it is gone, and it is either moved out once (into the
+                // hand-off) or dropped once.
+                let body = unsafe { self.body.assume_init_mut() };
+                body.finish = finish;
+                let context = &self.context;
+                let bytes = CompactRecord::held_bytes_of(body);
+                let taken = spans.finish(bytes, || CompactRecord {
+                    context: context.clone(),
+                    // SAFETY: read once, here; the span no longer owns it.
+                    body: unsafe { std::ptr::read(body) },
+                });
+                if !taken {
+                    // SAFETY: not moved out: dropped once, here.
+                    unsafe { self.body.assume_init_drop() };
+                }
             }
-            State::Unsampled(context) => {
-                self.state = State::Finished(context);
-                inner.span_unsampled();
+            Stage::Unsampled => {
+                self.stage = Stage::Finished;
+                spans.count_unsampled();
             }
-            done => self.state = done,
+            Stage::Finished | Stage::Noop => {}
         }
     }
 }
@@ -644,8 +724,8 @@ impl Span {
     /// Marks the span as cut short by a panic: the tag `error = true` and a log
     /// `event = "panic"`.
     pub(crate) fn record_panic(&mut self) {
-        if let Some(record) = self.recording() {
-            record.tags.push(("error".into(), Value::Bool(true)));
+        if let Some(body) = self.recording() {
+            body.push_tag("error".into(), Value::Bool(true));
             self.log_event("panic");
         }
     }
@@ -654,7 +734,7 @@ impl Span {
     /// is marked with [`record_panic`](Span::record_panic) first.
     #[inline]
     fn finish_on_drop(&mut self) {
-        if matches!(self.state, State::Recording(_)) && std::thread::panicking() {
+        if self.stage == Stage::Recording && std::thread::panicking() {
             self.record_panic();
         }
         self.finish();
@@ -696,8 +776,8 @@ impl ActiveSpan {
     }
 
     fn new(span: Span) -> ActiveSpan {
-        if !matches!(span.state, State::Noop) {
-            active::push(span.context().clone());
+        if span.stage != Stage::Noop {
+            active::push(span.context.clone());
         }
         ActiveSpan { span }
     }
@@ -718,8 +798,8 @@ impl ActiveSpan {
     /// ```
     pub fn set_baggage_item(&mut self, key: impl Into<String>, value: impl Into<String>) {
         self.span.set_baggage_item(key, value);
-        if !matches!(self.span.state, State::Noop) {
-            active::update(self.span.context());
+        if self.span.stage != Stage::Noop {
+            active::update(&self.span.context);
         }
     }
 }
@@ -739,8 +819,8 @@ impl DerefMut for ActiveSpan {
 
 impl Drop for ActiveSpan {
     fn drop(&mut self) {
-        if !matches!(self.span.state, State::Noop) {
-            active::remove(self.span.context().span_id);
+        if self.span.stage != Stage::Noop {
+            active::remove(self.span.context.span_id);
         }
         self.span.finish_on_drop();
     }
@@ -762,7 +842,7 @@ macro_rules! span {
         if tracer.is_noop() {
             $crate::ActiveSpan::__noop()
         } else {
-            tracer.span($name)$(.tag($key, $value))*.start_active()
+            tracer.__start_active($name, [$(($key.into(), $value.into())),*])
         }
     }};
 }

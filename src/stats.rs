@@ -1,9 +1,11 @@
 //! Span accounting shared by the callers and the reporter thread, and its `Stats` snapshot.
 
+use crate::handoff::{Counts, Lane};
 use std::sync::atomic::{
-    AtomicU64, AtomicU8, AtomicUsize,
+    AtomicU64, AtomicU8,
     Ordering::{Acquire, Relaxed, Release},
 };
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Span counts since a tracer started. Always `delivered + dropped + unsampled + pending
 /// == finished`.
@@ -33,36 +35,25 @@ pub(crate) enum State {
     Running = 0,
     Closed = 1,
     Disabled = 2,
+    /// Every handle is gone and the reporter stopped: nothing more is sent.
+    Gone = 3,
 }
 
-/// How many cache lines the callers' counters are spread over.
-const STRIPES: usize = 16;
-
-/// The counters one group of threads bumps, alone on its cache line, so that threads
-/// finishing spans at once do not fight over one line.
+/// The lanes of the threads that finish spans (see `handoff`), and the counts of the
+/// lanes that were retired.
 #[derive(Debug, Default)]
-#[repr(align(128))]
-struct Stripe {
-    started: AtomicU64,
-    finished: AtomicU64,
+struct Lanes {
+    live: Vec<Arc<Lane>>,
+    retired: Counts,
 }
 
-thread_local! {
-    /// This thread's stripe, handed out round-robin.
-    static STRIPE: usize = {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        NEXT.fetch_add(1, Relaxed) % STRIPES
-    };
-}
-
-fn stripe() -> usize {
-    STRIPE.try_with(|i| *i).unwrap_or(0)
-}
-
-/// The live counters behind [`Stats`].
+/// The live counters behind [`Stats`]: each thread's lane counts its own spans; the
+/// reporter counts outcomes here; spans finished outside any lane are counted here too.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    stripes: [Stripe; STRIPES],
+    lanes: Mutex<Lanes>,
+    started: AtomicU64,
+    finished: AtomicU64,
     delivered: AtomicU64,
     dropped: AtomicU64,
     unsampled: AtomicU64,
@@ -70,13 +61,11 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    #[inline]
     pub(crate) fn add_started(&self) {
-        self.stripes[stripe()].started.fetch_add(1, Relaxed);
+        self.started.fetch_add(1, Relaxed);
     }
-    #[inline]
     pub(crate) fn add_finished(&self) {
-        self.stripes[stripe()].finished.fetch_add(1, Relaxed);
+        self.finished.fetch_add(1, Relaxed);
     }
     pub(crate) fn add_unsampled(&self) {
         self.unsampled.fetch_add(1, Release);
@@ -87,15 +76,18 @@ impl Counters {
     pub(crate) fn add_dropped(&self, n: u64) {
         self.dropped.fetch_add(n, Release);
     }
+
+    /// Spans dropped so far, wherever they were counted.
     pub(crate) fn dropped(&self) -> u64 {
-        self.dropped.load(Relaxed)
+        self.dropped.load(Acquire) + self.lane_counts().dropped
     }
 
     pub(crate) fn state(&self) -> State {
         match self.state.load(Relaxed) {
             0 => State::Running,
             1 => State::Closed,
-            _ => State::Disabled,
+            2 => State::Disabled,
+            _ => State::Gone,
         }
     }
 
@@ -110,13 +102,69 @@ impl Counters {
             .is_ok()
     }
 
+    fn locked(&self) -> MutexGuard<'_, Lanes> {
+        self.lanes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A thread's new lane.
+    pub(crate) fn register(&self, lane: Arc<Lane>) {
+        self.locked().live.push(lane);
+    }
+
+    /// The live lanes, into `into` (for the reporter to drain them without the lock).
+    pub(crate) fn lanes(&self, into: &mut Vec<Arc<Lane>>) {
+        into.extend(self.locked().live.iter().cloned());
+    }
+
+    /// A retired lane, drained: its counts join the retired ones and it is let go of.
+    pub(crate) fn fold(&self, lane: &Arc<Lane>) {
+        let mut lanes = self.locked();
+        if let Some(i) = lanes.live.iter().position(|l| Arc::ptr_eq(l, lane)) {
+            lanes.live.swap_remove(i);
+            lanes.retired.add(lane.counts.read());
+        }
+    }
+
+    /// The reporter stopped: the lanes are let go of (their threads free them).
+    pub(crate) fn forget_lanes(&self) {
+        let mut lanes = self.locked();
+        let live = std::mem::take(&mut lanes.live);
+        for lane in &live {
+            lanes.retired.add(lane.counts.read());
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn live_lanes(&self) -> usize {
+        self.locked().live.len()
+    }
+
+    /// The counts of every lane, live and retired.
+    fn lane_counts(&self) -> Counts {
+        let lanes = self.locked();
+        let mut counts = lanes.retired;
+        for lane in &lanes.live {
+            counts.add(lane.counts.read());
+        }
+        counts
+    }
+
+    /// Whether every span started has finished.
+    pub(crate) fn all_finished(&self) -> bool {
+        let stats = self.snapshot();
+        stats.finished >= stats.started
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
-        // Read the outcomes before `finished`, so `pending` never goes negative.
+        // The outcomes are read before `finished`, so `pending` never goes negative.
         let delivered = self.delivered.load(Acquire);
         let dropped = self.dropped.load(Acquire);
         let unsampled = self.unsampled.load(Acquire);
-        let finished = self.stripes.iter().map(|s| s.finished.load(Relaxed)).sum();
-        let started = self.stripes.iter().map(|s| s.started.load(Relaxed)).sum();
+        let lanes = self.lane_counts();
+        let finished = self.finished.load(Relaxed) + lanes.finished;
+        let started = self.started.load(Relaxed) + lanes.started;
+        let dropped = dropped + lanes.dropped;
+        let unsampled = unsampled + lanes.unsampled;
         Stats {
             started,
             finished,

@@ -1,15 +1,15 @@
 //! The `Tracer` handle, and the state it shares with its reporter thread.
 
+use crate::compact::CompactRecord;
 use crate::context::SpanContext;
 use crate::encode::{Limits, ReportBuilder};
 use crate::endpoint::Secret;
 use crate::event::{self, emit, ErrorEvent, ErrorKind, Event, FlushState};
-use crate::handoff::{handoff, HandoffSender};
+use crate::handoff::{handoff, Handoff, LogSettings};
 use crate::identity;
 use crate::ids::next_id;
 use crate::options::Options;
 use crate::propagation::{self, Extractor, Injector, Propagator};
-use crate::record::SpanRecord;
 use crate::reporter::core::{Core, Encoder, Settings};
 use crate::reporter::{Control, Outcome, Reporter};
 use crate::span::SpanBuilder;
@@ -61,7 +61,8 @@ enum Handle {
 }
 
 pub(crate) struct Inner {
-    spans: HandoffSender,
+    /// Where finished spans go; spans refer to it too.
+    pub(crate) spans: &'static Handoff,
     control: Sender<Control>,
     /// Asks the reporter to close, by this deadline.
     close: Sender<Instant>,
@@ -69,8 +70,6 @@ pub(crate) struct Inner {
     close_started: AtomicBool,
     closed: Arc<Outcome>,
     counters: Arc<Counters>,
-    pub(crate) max_logs_per_span: usize,
-    pub(crate) drop_span_logs: bool,
     propagators: Vec<Propagator>,
     close_timeout: Duration,
 }
@@ -187,7 +186,7 @@ impl Tracer {
         };
         let refused_as = match inner.counters.state() {
             State::Running => None,
-            State::Closed => Some(FlushState::Closed),
+            State::Closed | State::Gone => Some(FlushState::Closed),
             State::Disabled => Some(FlushState::Disabled),
         };
         if let Some(state) = refused_as {
@@ -293,7 +292,7 @@ impl Inner {
     pub(crate) fn start(options: Options) -> Result<Inner, Error> {
         options.validate()?;
         // The first reading calibrates the time-stamp counter: do it here, not in a span.
-        let _ = quanta::Instant::now();
+        let _ = crate::record::clock();
         // The collector URL and the token are read once, here, for every part that needs them.
         let endpoint = options.endpoint()?;
         let token = Secret::new(&options.access_token);
@@ -308,10 +307,19 @@ impl Inner {
                 max_log_value_len: options.max_log_value_len,
             },
         };
-        let (spans_tx, spans_rx) = handoff(options.max_buffered_spans, options.max_buffered_bytes);
+        let counters = Arc::new(Counters::default());
+        let logs = LogSettings {
+            max_logs_per_span: options.max_logs_per_span,
+            drop_span_logs: options.drop_span_logs,
+        };
+        let (spans_tx, spans_rx) = handoff(
+            options.max_buffered_spans,
+            options.max_buffered_bytes,
+            Arc::clone(&counters),
+            logs,
+        );
         let (control_tx, control_rx) = bounded(16);
         let (close_tx, close_rx) = bounded(1);
-        let counters = Arc::new(Counters::default());
         let identity = identity::reporter(&options, next_id());
         let metrics = crate::metrics::SystemMetrics::new(
             &options,
@@ -371,31 +379,17 @@ impl Inner {
             close_started: AtomicBool::new(false),
             closed,
             counters,
-            max_logs_per_span: options.max_logs_per_span,
-            drop_span_logs: options.drop_span_logs,
             propagators: options.propagators,
             close_timeout: options.close_timeout,
         })
     }
 
-    pub(crate) fn span_started(&self) {
+    /// Hands over a span made by a bridge (started and finished elsewhere), or counts
+    /// it dropped. Never blocks.
+    pub(crate) fn span_exported(&self, record: CompactRecord) {
         self.counters.add_started();
-    }
-
-    pub(crate) fn span_unsampled(&self) {
         self.counters.add_finished();
-        self.counters.add_unsampled();
-    }
-
-    /// Hands a finished span to the reporter, or counts it dropped. Never blocks.
-    #[inline]
-    pub(crate) fn span_finished(&self, record: SpanRecord) {
-        self.counters.add_finished();
-        if self.counters.state() != State::Running {
-            self.counters.add_dropped(1);
-            return;
-        }
-        if !self.spans.push(record) {
+        if !self.spans.push_aside(record) {
             self.counters.add_dropped(1);
         }
     }

@@ -349,7 +349,6 @@ mod tests {
                 })
                 .collect(),
             dropped_logs: 0,
-            logs_heap: 0,
         }
     }
 

@@ -459,7 +459,6 @@ mod tests {
             tags: Default::default(),
             logs: Vec::new(),
             dropped_logs: 0,
-            logs_heap: 0,
         }
     }
 

@@ -22,13 +22,21 @@ pub(crate) mod transport;
 use self::core::{Core, SystemClock, Until};
 use self::transport::Transport;
 use crate::event::{emit, ErrorEvent, ErrorKind, Event, FlushState};
-use crate::handoff::HandoffReceiver;
+use crate::handoff::{Finished, HandoffReceiver};
 use crate::stats::{Counters, State};
 use crate::Error;
 use crossbeam_channel::{select, Receiver, Sender};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How often the reporter looks for spans while it waits for the last open spans of a
+/// tracer without handles, and after a close.
+const POLL: Duration = Duration::from_millis(50);
+
+/// How often a stopped tracer's reporter counts spans that were handed over as it
+/// stopped (later ones are counted where they finish).
+const LINGER_POLL: Duration = Duration::from_millis(500);
 
 /// The wire `options` ask for, its settings checked.
 pub(crate) struct Connection {
@@ -190,6 +198,8 @@ impl Reporter {
     }
 
     fn report_loop(&mut self) {
+        // Every handle is gone; spans still open keep the reporter until they finish.
+        let mut orphaned = false;
         loop {
             // (The collector's `disable` may have come with the last report's answer.)
             if self.counters.state() == State::Disabled {
@@ -197,29 +207,37 @@ impl Reporter {
             }
             let now = Instant::now();
             let half_full = self.spans.admission.half_full();
-            let wake_at = self.core.next_wake(now, half_full);
-            select! {
-                recv(self.spans.wake) -> message => {
-                    if message.is_err() {
-                        return self.last_report();
-                    }
+            let mut wake_at = self.core.next_wake(now, half_full);
+            if orphaned {
+                if self.counters.all_finished() {
+                    return self.last_report();
                 }
-                recv(self.control) -> message => match message {
+                wake_at = wake_at.min(now + POLL);
+            }
+            let (control, close) = if orphaned {
+                (crossbeam_channel::never(), crossbeam_channel::never())
+            } else {
+                (self.control.clone(), self.close.clone())
+            };
+            select! {
+                recv(self.spans.wake) -> _ => {}
+                recv(control) -> message => match message {
                     Ok(Control::Flush { deadline, reply }) => {
                         // What was finished before the flush; later spans are not waited for.
-                        self.take(self.spans.queued());
+                        self.take();
                         let _ = reply.send(self.send(Until::Deadline(deadline)));
                     }
                     Ok(Control::Disable) => return self.disable(),
                     #[cfg(all(test, feature = "collector"))]
                     Ok(Control::Panic) => panic!("injected reporter panic"),
-                    Err(_) => return self.last_report(),
+                    Err(_) => orphaned = true,
                 },
-                recv(self.close) -> message => {
+                recv(close) -> message => {
                     let Ok(deadline) = message else {
-                        return self.last_report();
+                        orphaned = true;
+                        continue;
                     };
-                    self.take(usize::MAX);
+                    self.take();
                     let result = self.send(Until::Deadline(deadline));
                     self.drop_held();
                     if self.counters.state() == State::Disabled {
@@ -233,7 +251,7 @@ impl Reporter {
             if self.counters.state() == State::Disabled {
                 return self.disable();
             }
-            self.take(usize::MAX);
+            self.take();
             let now = Instant::now();
             if self.core.is_due(now, self.spans.admission.half_full()) {
                 let _ = self.send(Until::Timer);
@@ -246,44 +264,54 @@ impl Reporter {
             .send(self.transport.as_mut(), &mut self.clock, until)
     }
 
-    /// Moves up to `limit` queued spans into the core's batch.
-    fn take(&mut self, limit: usize) {
-        for _ in 0..limit {
-            match self.spans.try_recv() {
-                Some(finished) => self.core.admit(finished),
-                None => break,
-            }
-        }
+    /// Moves every span handed over so far into the core's batch.
+    fn take(&mut self) {
+        let core = &mut self.core;
+        self.spans
+            .drain(|record| core.admit(Finished::from_compact(record)));
     }
 
-    /// Every tracer handle is gone: deliver what is left, within `close_timeout`.
+    /// Every tracer handle is gone and every span finished: deliver what is left,
+    /// within `close_timeout`.
     fn last_report(&mut self) {
-        self.take(usize::MAX);
+        self.take();
         let deadline = Instant::now() + self.last_report_timeout;
         let _ = self.send(Until::Deadline(deadline));
+        self.counters.leave_running(State::Closed);
         self.drop_held();
     }
 
-    /// After close or disable: every span that still arrives is counted dropped.
+    /// After close or disable: every span that still arrives is counted dropped, until
+    /// every handle is gone. Then nothing more is taken: later spans are counted dropped
+    /// where they finish.
     fn linger(&mut self) {
         loop {
             select! {
-                recv(self.spans.queue()) -> message => match message {
-                    Ok(finished) => {
-                        self.spans.admission.release(1, finished.held_bytes);
-                        self.counters.add_dropped(1);
-                    }
-                    Err(_) => return,
-                },
                 recv(self.control) -> message => match message {
                     Ok(Control::Flush { reply, .. }) => {
                         let _ = reply.send(Err(Error::Closed));
                     }
                     Ok(_) => {}
-                    Err(_) => return,
+                    Err(_) => break,
                 },
+                default(LINGER_POLL) => {}
             }
+            self.drop_stragglers();
         }
+        self.counters.set_state(State::Gone);
+        self.drop_stragglers();
+        self.spans.release_pool();
+        self.counters.forget_lanes();
+    }
+
+    /// Counts the spans that were handed over after the tracer stopped as dropped.
+    fn drop_stragglers(&mut self) {
+        let admission = std::sync::Arc::clone(&self.spans.admission);
+        let counters = &self.counters;
+        self.spans.drain(|record| {
+            admission.release(1, record.held_bytes());
+            counters.add_dropped(1);
+        });
     }
 
     fn disable(&mut self) {
@@ -294,7 +322,7 @@ impl Reporter {
 
     /// Counts everything held, queued and in the batch, as dropped.
     fn drop_held(&mut self) {
-        self.take(usize::MAX);
+        self.take();
         self.core.drop_all();
     }
 }

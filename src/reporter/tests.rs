@@ -5,10 +5,10 @@
 use super::core::{Core, Settings, Until};
 use super::retry::{ceiling, MAX_WAIT};
 use super::transport::memory::{MemoryTransport, Script, TestClock};
+use crate::compact::CompactRecord;
 use crate::encode::{Limits, ReportBuilder};
-use crate::handoff::{handoff, HandoffReceiver, HandoffSender};
+use crate::handoff::{handoff, Finished, Handoff, HandoffReceiver, LogSettings};
 use crate::proto::collector as pb;
-use crate::record::{SpanRecord, Tags};
 use crate::stats::{Counters, State};
 use crate::{Error, Value};
 use proptest::prelude::*;
@@ -23,7 +23,7 @@ struct Rig {
     transport: MemoryTransport,
     clock: TestClock,
     counters: Arc<Counters>,
-    tx: HandoffSender,
+    tx: &'static Handoff,
     rx: HandoffReceiver,
     next_id: u64,
 }
@@ -31,8 +31,13 @@ struct Rig {
 impl Rig {
     fn new(script: Vec<Script>, then: Script, max_report_bytes: usize) -> Rig {
         let clock = TestClock::new();
-        let (tx, rx) = handoff(1_000_000, usize::MAX);
         let counters = Arc::new(Counters::default());
+        // (Under 1 024 spans, lanes reserve room a span at a time: the counts are exact.)
+        let logs = LogSettings {
+            max_logs_per_span: 100,
+            drop_span_logs: false,
+        };
+        let (tx, rx) = handoff(1023, usize::MAX, Arc::clone(&counters), logs);
         let settings = Settings {
             min_period: Duration::from_millis(500),
             max_period: Duration::from_millis(2500),
@@ -69,18 +74,14 @@ impl Rig {
     /// Finishes `count` spans, each with a tag of `tag_bytes`, into the core's batch.
     fn finish(&mut self, count: usize, tag_bytes: usize) {
         for _ in 0..count {
-            let mut tags = Tags::default();
-            tags.push(("payload".into(), Value::from("x".repeat(tag_bytes))));
-            let record = SpanRecord::for_tests(self.next_id, tags);
+            let tags = vec![("payload".into(), Value::from("x".repeat(tag_bytes)))];
+            let record = CompactRecord::for_tests(self.next_id, tags);
+            self.tx.finish(record.held_bytes(), || record);
             self.next_id += 1;
-            self.counters.add_finished();
-            if !self.tx.push(record) {
-                self.counters.add_dropped(1);
-            }
         }
-        while let Some(finished) = self.rx.try_recv() {
-            self.core.admit(finished);
-        }
+        let core = &mut self.core;
+        self.rx
+            .drain(|record| core.admit(Finished::from_compact(record)));
     }
 
     fn send(&mut self, until: Until) -> Result<(), Error> {
