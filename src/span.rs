@@ -46,8 +46,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 #[must_use = "a span builder does nothing until `start` or `start_active` is called"]
 pub struct SpanBuilder<'t> {
     tracer: &'t Tracer,
-    /// The record, written from the start (its times are set by `start`).
-    body: Body,
+    /// The record, written from the start (its times are set by `start`); none for the
+    /// no-op tracer.
+    body: Option<Body>,
     /// The context the span inherits: the first parent given.
     parent: Option<SpanContext>,
     start: Option<SystemTime>,
@@ -59,7 +60,7 @@ impl<'t> SpanBuilder<'t> {
     pub(crate) fn new(tracer: &'t Tracer, operation: Cow<'static, str>) -> Self {
         SpanBuilder {
             tracer,
-            body: Body::new(operation, None, Moment::Wall(UNIX_EPOCH)),
+            body: (!tracer.is_noop()).then(|| Body::new(operation, None, Moment::Wall(UNIX_EPOCH))),
             parent: None,
             start: None,
             no_parent: false,
@@ -109,11 +110,13 @@ impl<'t> SpanBuilder<'t> {
         if self.parent.is_none() {
             self.parent = Some(other.clone());
         }
-        self.body.push_reference(Reference {
-            relationship,
-            trace_id: other.trace_id(),
-            span_id: other.span_id,
-        });
+        if let Some(body) = &mut self.body {
+            body.push_reference(Reference {
+                relationship,
+                trace_id: other.trace_id(),
+                span_id: other.span_id,
+            });
+        }
         self
     }
 
@@ -138,8 +141,8 @@ impl<'t> SpanBuilder<'t> {
     /// ```
     #[inline]
     pub fn tag(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
-        if !self.tracer.is_noop() {
-            self.body.push_tag(key.into(), value.into());
+        if let Some(body) = &mut self.body {
+            body.push_tag(key.into(), value.into());
         }
         self
     }
@@ -205,9 +208,9 @@ impl<'t> SpanBuilder<'t> {
     /// ```
     #[inline]
     pub fn start(self) -> Span {
-        match self.tracer.inner() {
-            None => Span::noop(),
-            Some(inner) => self.start_recording(inner.spans),
+        match (self.tracer.inner(), self.body.is_some()) {
+            (Some(inner), true) => self.start_recording(inner.spans),
+            _ => Span::noop(),
         }
     }
 
@@ -215,12 +218,15 @@ impl<'t> SpanBuilder<'t> {
     fn start_recording(self, spans: &'static Handoff) -> Span {
         spans.count_started();
         let SpanBuilder {
-            mut body,
+            body,
             parent,
             start,
             no_parent,
             ..
         } = self;
+        let Some(mut body) = body else {
+            return Span::noop();
+        };
         let (context, implicit) = context_for(parent, no_parent);
         if !context.sampled {
             return Span::unsampled(spans, context);
@@ -236,7 +242,7 @@ impl<'t> SpanBuilder<'t> {
         Span {
             spans: Some(spans),
             stage: Stage::Recording,
-            context,
+            context: MaybeUninit::new(context),
             body: MaybeUninit::new(body),
         }
     }
@@ -320,7 +326,7 @@ impl Tracer {
             span: Span {
                 spans: Some(spans),
                 stage: Stage::Recording,
-                context,
+                context: MaybeUninit::new(context),
                 body: MaybeUninit::new(Body::with_tags(
                     operation.into(),
                     parent,
@@ -366,7 +372,8 @@ pub struct Span {
     /// as the process, so a span holds no counted reference. `None` for no-op spans.
     spans: Option<&'static Handoff>,
     stage: Stage,
-    context: SpanContext,
+    /// Written unless `stage` is `Noop` (a no-op span writes and drops nothing).
+    context: MaybeUninit<SpanContext>,
     /// Written while `stage` is `Recording` (and only then); moved out by the finish.
     body: MaybeUninit<Body>,
 }
@@ -376,7 +383,7 @@ impl fmt::Debug for Span {
         let mut debug = f.debug_struct("Span");
         debug
             .field("stage", &self.stage)
-            .field("context", &self.context);
+            .field("context", self.context());
         if let Some(body) = self.body() {
             debug.field("operation", &body.operation);
         }
@@ -390,7 +397,7 @@ impl Span {
         Span {
             spans: None,
             stage: Stage::Noop,
-            context: SpanContext::from_ids(0, 0, 0, false),
+            context: MaybeUninit::uninit(),
             body: MaybeUninit::uninit(),
         }
     }
@@ -399,7 +406,7 @@ impl Span {
         Span {
             spans: Some(spans),
             stage: Stage::Unsampled,
-            context,
+            context: MaybeUninit::new(context),
             body: MaybeUninit::uninit(),
         }
     }
@@ -440,7 +447,8 @@ impl Span {
     pub fn context(&self) -> &SpanContext {
         match self.stage {
             Stage::Noop => &NOOP_CONTEXT,
-            _ => &self.context,
+            // SAFETY: the context is written unless the span is a no-op one.
+            _ => unsafe { self.context.assume_init_ref() },
         }
     }
 
@@ -571,7 +579,9 @@ impl Span {
     /// ```
     pub fn set_baggage_item(&mut self, key: impl Into<String>, value: impl Into<String>) {
         if matches!(self.stage, Stage::Recording | Stage::Unsampled) {
-            self.context.set_baggage_item(key.into(), value.into());
+            // SAFETY: the context is written unless the span is a no-op one.
+            let context = unsafe { self.context.assume_init_mut() };
+            context.set_baggage_item(key.into(), value.into());
         }
     }
 
@@ -699,7 +709,8 @@ impl Span {
                 // hand-off) or dropped once.
                 let body = unsafe { self.body.assume_init_mut() };
                 body.finish = finish;
-                let context = &self.context;
+                // SAFETY: the context is written unless the span is a no-op one.
+                let context = unsafe { self.context.assume_init_ref() };
                 let bytes = CompactRecord::held_bytes_of(body);
                 let taken = spans.finish(bytes, || CompactRecord {
                     context: context.clone(),
@@ -744,7 +755,13 @@ impl Span {
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
+        if self.stage == Stage::Noop {
+            return;
+        }
         self.finish_on_drop();
+        // SAFETY: the context is written unless the span is a no-op one; dropped once,
+        // here, as the span goes.
+        unsafe { self.context.assume_init_drop() };
     }
 }
 
@@ -777,7 +794,7 @@ impl ActiveSpan {
 
     fn new(span: Span) -> ActiveSpan {
         if span.stage != Stage::Noop {
-            active::push(span.context.clone());
+            active::push(span.context().clone());
         }
         ActiveSpan { span }
     }
@@ -799,7 +816,7 @@ impl ActiveSpan {
     pub fn set_baggage_item(&mut self, key: impl Into<String>, value: impl Into<String>) {
         self.span.set_baggage_item(key, value);
         if self.span.stage != Stage::Noop {
-            active::update(&self.span.context);
+            active::update(self.span.context());
         }
     }
 }
@@ -818,10 +835,12 @@ impl DerefMut for ActiveSpan {
 }
 
 impl Drop for ActiveSpan {
+    #[inline]
     fn drop(&mut self) {
-        if self.span.stage != Stage::Noop {
-            active::remove(self.span.context.span_id);
+        if self.span.stage == Stage::Noop {
+            return;
         }
+        active::remove(self.span.context().span_id);
         self.span.finish_on_drop();
     }
 }
