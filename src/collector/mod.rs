@@ -1161,7 +1161,9 @@ fn report_path(grpc: bool) -> &'static str {
 }
 
 fn cannot_listen(e: std::io::Error) -> crate::Error {
-    crate::Error::Transport(format!("cannot listen: {e}"))
+    crate::Error::Transport(
+        crate::error::ReportError::new(format!("cannot listen: {e}")).with_source(e),
+    )
 }
 
 fn error_response(reason: &str, received_at: SystemTime) -> Vec<u8> {

@@ -13,6 +13,7 @@ use super::http::{read_response, redact, MAX_RESPONSE_BYTES};
 use super::retry::Retry;
 use super::transport::{Accepted, Attempt, Failure, Transport};
 use crate::endpoint::{Endpoint as Collector, Secret};
+use crate::error::{CollectorStatus, ReportError};
 use crate::event::{ErrorKind, FlushState};
 use crate::options::Options;
 use crate::Error;
@@ -181,7 +182,10 @@ impl Transport for GrpcTransport {
                 Err(e) => {
                     return Attempt::Failed(Failure::new(
                         ErrorKind::Flush(FlushState::Transport),
-                        Error::Transport(format!("cannot start the gRPC runtime: {e}")),
+                        Error::Transport(
+                            ReportError::new(format!("cannot start the gRPC runtime: {e}"))
+                                .with_source(e),
+                        ),
                         Retry::Later,
                     ))
                 }
@@ -190,7 +194,7 @@ impl Transport for GrpcTransport {
         let Some(runtime) = self.runtime.as_ref() else {
             return Attempt::Failed(Failure::new(
                 ErrorKind::Flush(FlushState::Transport),
-                Error::Transport("no gRPC runtime".into()),
+                Error::Transport(ReportError::new("no gRPC runtime")),
                 Retry::Later,
             ));
         };
@@ -235,30 +239,32 @@ impl Transport for GrpcTransport {
             }
             Ok(Err(CallError::Connect(e))) => Attempt::Failed(Failure::new(
                 ErrorKind::Connection,
-                Error::Transport(format!(
-                    "cannot connect to the gRPC collector: {}",
-                    describe_chain(&e, "transport error")
-                )),
+                Error::Transport(
+                    ReportError::new(format!(
+                        "cannot connect to the gRPC collector: {}",
+                        describe_chain(&e, "transport error")
+                    ))
+                    .with_source(e),
+                ),
                 Retry::Later,
             )),
             Ok(Err(CallError::Call(status))) => judge(&status),
-            Err(_) => Attempt::Failed(Failure::new(
+            Err(elapsed) => Attempt::Failed(Failure::new(
                 ErrorKind::Flush(FlushState::Transport),
-                Error::Transport("no answer from the collector within report_timeout".into()),
+                Error::Transport(
+                    ReportError::new("no answer from the collector within report_timeout")
+                        .with_source(elapsed),
+                ),
                 Retry::Later,
             )),
         };
-        let attempt = match attempt {
-            Attempt::Failed(failure) => {
-                if failure.kind != ErrorKind::Flush(FlushState::Report) {
-                    // The connection may be dead or stalled: the next report makes a new one.
-                    self.client = None;
-                }
-                Attempt::Failed(failure.at(&self.collector))
+        if let Attempt::Failed(failure) = &attempt {
+            if failure.kind != ErrorKind::Flush(FlushState::Report) {
+                // The connection may be dead or stalled: the next report makes a new one.
+                self.client = None;
             }
-            accepted => accepted,
-        };
-        redact(attempt, self.token_text.expose())
+        }
+        redact(attempt.at(&self.collector), self.token_text.expose())
     }
 }
 
@@ -286,9 +292,12 @@ fn judge(status: &Status) -> Attempt {
         // tonic refused a response message over the limit. A unary call only answers
         // with a message when it succeeds: the spans were taken, never send them again.
         return Attempt::Accepted(Accepted {
-            unreadable: Some(Error::Collector(format!(
-                "the collector accepted the report but its response is larger than {MAX_RESPONSE_BYTES} bytes"
-            ))),
+            unreadable: Some(Error::Collector(
+                ReportError::new(format!(
+                    "the collector accepted the report but its response is larger than {MAX_RESPONSE_BYTES} bytes"
+                ))
+                .with_source(status.clone()),
+            )),
             ..Accepted::default()
         });
     }
@@ -322,16 +331,19 @@ fn judge(status: &Status) -> Attempt {
         Code::ResourceExhausted => Retry::Later,
         _ => Retry::Refused,
     };
+    let error = ReportError::new(text)
+        .with_status(CollectorStatus::Grpc(i32::from(status.code())))
+        .with_source(status.clone());
     if transport {
         Attempt::Failed(Failure::new(
             ErrorKind::Flush(FlushState::Transport),
-            Error::Transport(text),
+            Error::Transport(error),
             retry,
         ))
     } else {
         Attempt::Failed(Failure::new(
             ErrorKind::Flush(FlushState::Report),
-            Error::Collector(text),
+            Error::Collector(error),
             retry,
         ))
     }
@@ -438,7 +450,7 @@ mod tests {
 
     #[test]
     fn the_token_is_redacted_and_never_shown() {
-        let error = Error::Collector("bad token s3cret".into()).redacted("s3cret");
+        let error = Error::Collector(ReportError::new("bad token s3cret")).redacted("s3cret");
         assert_eq!(error.to_string(), "collector error: bad token <redacted>");
         let transport = grpc(&Options::new("s3cret")).expect("transport");
         assert!(!format!("{:?}", transport.token).contains("s3cret"));
