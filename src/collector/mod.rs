@@ -359,7 +359,7 @@ impl Behaviour {
         if !token_ok {
             (401, "invalid access token", Vec::new())
         } else if self.max_request_bytes.is_some_and(|max| body_len > max) {
-            // (gRPC implementations say "larger than max" for it.)
+            // (Worded as grpc-go words it; the tracer judges the bare status, not its text.)
             (
                 413,
                 "received message larger than max (this collector's limit)",
