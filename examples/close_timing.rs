@@ -33,9 +33,8 @@ fn run(label: &str, url: &str, timeout: Duration, spans: usize) -> Result<(), li
     Ok(())
 }
 
-fn main() -> Result<(), lightstep::Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     lightstep::set_global_event_handler(|_| {});
-    let io = |e: std::io::Error| lightstep::Error::Transport(e.to_string());
     let collector = LocalCollector::start()?;
     run(
         "collector up",
@@ -49,8 +48,8 @@ fn main() -> Result<(), lightstep::Error> {
         Duration::from_secs(5),
         100_000,
     )?;
-    let closed = TcpListener::bind("127.0.0.1:0").map_err(io)?;
-    let down = format!("http://{}", closed.local_addr().map_err(io)?);
+    let closed = TcpListener::bind("127.0.0.1:0")?;
+    let down = format!("http://{}", closed.local_addr()?);
     drop(closed);
     run(
         "collector down (port closed)",
@@ -58,8 +57,8 @@ fn main() -> Result<(), lightstep::Error> {
         Duration::from_secs(1),
         1_000,
     )?;
-    let blackhole = TcpListener::bind("127.0.0.1:0").map_err(io)?;
-    let url = format!("http://{}", blackhole.local_addr().map_err(io)?);
+    let blackhole = TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", blackhole.local_addr()?);
     run(
         "collector black-holed (accepts, never answers)",
         &url,

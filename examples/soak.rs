@@ -24,7 +24,7 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn main() -> Result<(), lightstep::Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spans: u64 = std::env::args()
         .nth(1)
         .and_then(|n| n.parse().ok())
@@ -33,14 +33,8 @@ fn main() -> Result<(), lightstep::Error> {
     let payload = "x".repeat(4096);
     lightstep::set_global_event_handler(|_| {});
     // A port with nothing listening: every report fails.
-    let closed =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| lightstep::Error::Transport(e.to_string()))?;
-    let url = format!(
-        "http://{}",
-        closed
-            .local_addr()
-            .map_err(|e| lightstep::Error::Transport(e.to_string()))?
-    );
+    let closed = TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", closed.local_addr()?);
     drop(closed);
     let options = Options::new("soak")
         .collector_url(url)

@@ -53,7 +53,7 @@ mod wire;
 pub mod collector;
 
 pub use context::SpanContext;
-pub use error::Error;
+pub use error::{CollectorStatus, Error, ReportError};
 pub use event::{
     set_global_event_handler, BaggageDropped, ErrorEvent, ErrorKind, Event, FlushState,
     MetricsStatusReport, MissingService, StatusReport, UnsupportedValue,

@@ -5,6 +5,7 @@
 
 use crate::encode::{key_value, timestamp};
 use crate::endpoint::{Endpoint, Secret};
+use crate::error::{CollectorStatus, ReportError};
 use crate::event::{emit, ErrorEvent, ErrorKind, Event, FlushState, MetricsStatusReport};
 use crate::ids::next_id;
 use crate::options::Options;
@@ -135,6 +136,8 @@ pub(crate) fn metrics_url(collector: &Endpoint) -> String {
 pub(crate) struct SystemMetrics {
     agent: ureq::Agent,
     url: String,
+    /// `host:port`, for messages.
+    collector: String,
     token: Secret,
     timeout: Duration,
     interval: Duration,
@@ -191,6 +194,7 @@ impl SystemMetrics {
         Ok(Some(SystemMetrics {
             agent,
             url,
+            collector: collector.authority(),
             token: token.clone(),
             timeout: options.report_timeout.min(MAX_TIMEOUT),
             interval: options.system_metrics_interval,
@@ -219,9 +223,9 @@ impl SystemMetrics {
             if !std::mem::replace(&mut self.proc_failure_reported, true) {
                 emit(Event::Error(ErrorEvent::new(
                     ErrorKind::Flush(FlushState::Transport),
-                    Error::Transport(
-                        "system metrics: /proc could not be read; no metrics are sent".into(),
-                    ),
+                    Error::Transport(ReportError::new(
+                        "system metrics: /proc could not be read; no metrics are sent",
+                    )),
                 )));
             }
             return;
@@ -301,12 +305,19 @@ impl SystemMetrics {
             body,
             self.timeout,
         )
-        .map_err(|failure| (failure.kind, failure.error.redacted(token)))?;
+        .map_err(|failure| {
+            let failure = failure.at(&self.collector);
+            (failure.kind, failure.error.redacted(token))
+        })?;
         let (status, response) = (answer.status, answer.body);
         if status != 200 {
             return Err((
                 ErrorKind::Flush(FlushState::Report),
-                Error::Collector(format!("system metrics: HTTP status {status}")),
+                Error::Collector(
+                    ReportError::new(format!("system metrics: HTTP status {status}"))
+                        .with_status(CollectorStatus::Http(status))
+                        .at(&self.collector),
+                ),
             ));
         }
         // The response is empty by protocol; anything else is only worth a note.
@@ -315,9 +326,13 @@ impl SystemMetrics {
             Ok(Err(e)) => {
                 emit(Event::Error(ErrorEvent::new(
                     ErrorKind::Flush(FlushState::Transport),
-                    Error::Collector(format!(
-                        "system metrics: the response is not an IngestResponse: {e}"
-                    )),
+                    Error::Collector(
+                        ReportError::new(format!(
+                            "system metrics: the response is not an IngestResponse: {e}"
+                        ))
+                        .with_source(e)
+                        .at(&self.collector),
+                    ),
                 )));
                 Ok(())
             }
@@ -338,7 +353,10 @@ pub(crate) fn spawn(mut metrics: SystemMetrics) -> Result<Sender<()>, Error> {
                 Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
             }
         })
-        .map_err(|e| Error::Transport(format!("cannot start the metrics thread: {e}")))?;
+        .map_err(|e| {
+            let message = format!("cannot start the metrics thread: {e}");
+            Error::Transport(ReportError::new(message).with_source(e))
+        })?;
     Ok(stop)
 }
 

@@ -638,7 +638,10 @@ pub(crate) enum OtlpAnswer {
     },
     /// 2xx, but the body is no `ExportTraceServiceResponse`: the spans were taken (the
     /// status says so), the answer could not be read.
-    Unreadable { status: u16, error: String },
+    Unreadable {
+        status: u16,
+        error: prost::DecodeError,
+    },
     /// Any other status, with the message of its `google.rpc.Status` body (or its text).
     /// `retryable` as the OTLP/HTTP specification says: 429, 502, 503 and 504 only.
     Refused {
@@ -659,10 +662,7 @@ pub(crate) fn interpret_response(status: u16, body: &[u8]) -> OtlpAnswer {
                     message: truncate(&partial.error_message, MAX_MESSAGE_BYTES),
                 }
             }
-            Err(e) => OtlpAnswer::Unreadable {
-                status,
-                error: format!("not an ExportTraceServiceResponse: {e}"),
-            },
+            Err(error) => OtlpAnswer::Unreadable { status, error },
         };
     }
     let message = match rpc::Status::decode(body) {

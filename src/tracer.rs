@@ -371,7 +371,10 @@ impl Inner {
         std::thread::Builder::new()
             .name("lightstep-reporter".into())
             .spawn(move || reporter.run())
-            .map_err(|e| Error::Transport(format!("cannot start the reporter thread: {e}")))?;
+            .map_err(|e| {
+                let message = format!("cannot start the reporter thread: {e}");
+                Error::Transport(crate::error::ReportError::new(message).with_source(e))
+            })?;
         Ok(Inner {
             spans: spans_tx,
             control: control_tx,

@@ -712,3 +712,39 @@ fn a_runtime_the_application_builds_around_init_and_close() {
     );
     assert_eq!(collector.span_count(), 1000);
 }
+
+#[test]
+fn resource_exhausted_for_a_size_already_taken_is_retried_not_split() {
+    let _guard = serial();
+    let (collector, tracer) = grpc_tracer();
+    tracer.span("first").start().finish();
+    tracer.span("first, too").start().finish();
+    tracer.flush(WAIT).expect("taken");
+    // A bare RESOURCE_EXHAUSTED for a request no bigger than one the collector took: not
+    // its size (whatever its words: "received message larger than max"), so the same
+    // request goes again, whole.
+    collector.fail_next(1, 413);
+    tracer.span("second").start().finish();
+    tracer.flush(WAIT).expect("retried");
+    let reports = collector.reports();
+    let statuses: Vec<u16> = reports.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 413, 200]);
+    assert!(reports[1].body_bytes < reports[0].body_bytes);
+    let spans = |i: usize| names(&reports[i].request.spans).len();
+    assert_eq!((spans(1), spans(2)), (1, 1), "sent again, whole");
+    let refused = error_events()
+        .into_iter()
+        .find(|e| e.kind() == ErrorKind::Flush(FlushState::Report))
+        .expect("an error event for the refusal");
+    match refused.error() {
+        Error::Collector(e) => {
+            assert_eq!(e.status(), Some(lightstep::CollectorStatus::Grpc(8)));
+            let status = std::error::Error::source(refused.error())
+                .and_then(|s| s.downcast_ref::<tonic::Status>())
+                .expect("the tonic Status as the source");
+            assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(collector.span_count(), 3);
+}

@@ -136,6 +136,17 @@ fn a_self_signed_collector_is_refused_by_default_and_trusted_on_request() {
         "no certificate error event ({error})"
     );
     assert_eq!(collector.span_count(), 0);
+    // The refusal keeps rustls' own error as its source, and names the collector.
+    let tls = std::error::Error::source(&error).and_then(|e| e.downcast_ref::<rustls::Error>());
+    assert!(
+        matches!(tls, Some(rustls::Error::InvalidCertificate(_))),
+        "{error:?}"
+    );
+    let address = format!("127.0.0.1:{}", front.port());
+    assert!(
+        matches!(&error, lightstep::Error::Transport(e) if e.collector() == Some(address.as_str())),
+        "{error:?}"
+    );
 
     let trusting = Tracer::new(
         Options::new(TOKEN)
@@ -183,6 +194,13 @@ fn plaintext_is_refused_where_tls_is_expected() {
     assert_eq!(error.kind(), ErrorKind::Connection, "{error}");
     let text = error.to_string();
     assert!(text.contains("plaintext port"), "{text}");
+    let tls =
+        std::error::Error::source(error.error()).and_then(|e| e.downcast_ref::<rustls::Error>());
+    assert!(
+        matches!(tls, Some(rustls::Error::InvalidMessage(_))),
+        "{:?}",
+        error.error()
+    );
     // A TLS failure is not retried within the flush: one attempt.
     assert_eq!(error.attempt(), Some(1));
 }

@@ -359,7 +359,7 @@ impl Behaviour {
         if !token_ok {
             (401, "invalid access token", Vec::new())
         } else if self.max_request_bytes.is_some_and(|max| body_len > max) {
-            // (gRPC implementations say "larger than max" for it.)
+            // (Worded as grpc-go words it; the tracer judges the bare status, not its text.)
             (
                 413,
                 "received message larger than max (this collector's limit)",
@@ -1161,7 +1161,9 @@ fn report_path(grpc: bool) -> &'static str {
 }
 
 fn cannot_listen(e: std::io::Error) -> crate::Error {
-    crate::Error::Transport(format!("cannot listen: {e}"))
+    crate::Error::Transport(
+        crate::error::ReportError::new(format!("cannot listen: {e}")).with_source(e),
+    )
 }
 
 fn error_response(reason: &str, received_at: SystemTime) -> Vec<u8> {

@@ -354,7 +354,7 @@ impl Core {
         for error in answer.errors {
             emit(Event::Error(ErrorEvent::new(
                 ErrorKind::Flush(FlushState::Report),
-                Error::Collector(error),
+                Error::Collector(crate::error::ReportError::new(error)),
             )));
         }
         if answer.disable {

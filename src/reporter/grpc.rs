@@ -8,16 +8,27 @@
 //! reporter already encoded for any transport (no second encoding, and the same
 //! `max_report_bytes` splitting), and the response is judged by the same
 //! `read_response` (`http.rs`) as an HTTP response body.
+//!
+//! A failed call is judged by its status code, by its details (`grpc-status-details-bin`),
+//! by whether the collector's answer carried a message (the channel is wrapped in
+//! [`Observed`] to see it) and by the size of the request: never by the status's text.
 
 use super::http::{read_response, redact, MAX_RESPONSE_BYTES};
-use super::retry::Retry;
+use super::retry::{Retry, DAY};
 use super::transport::{Accepted, Attempt, Failure, Transport};
 use crate::endpoint::{Endpoint as Collector, Secret};
+use crate::error::{chain, CollectorStatus, ReportError};
 use crate::event::{ErrorKind, FlushState};
 use crate::options::Options;
 use crate::Error;
 use bytes::{Buf, BufMut, Bytes};
+use prost::Message;
 use rand::RngExt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -97,7 +108,11 @@ pub(crate) struct GrpcTransport {
     /// `host:port`, for messages.
     collector: String,
     runtime: Option<Runtime>,
-    client: Option<CollectorServiceClient<Channel>>,
+    client: Option<CollectorServiceClient<Observed>>,
+    /// Whether the current call's answer carried a message (set by [`Observed`]).
+    answered: Arc<AtomicBool>,
+    /// The largest request the collector took so far.
+    largest_taken: usize,
     /// When the current connection is to be replaced.
     reconnect_at: Instant,
     reconnect_period: Duration,
@@ -154,6 +169,8 @@ impl GrpcTransport {
             collector: url.authority(),
             runtime: None,
             client: None,
+            answered: Arc::default(),
+            largest_taken: 0,
             reconnect_at: Instant::now(),
             reconnect_period: RECONNECT_PERIOD,
             connects: 0,
@@ -181,7 +198,10 @@ impl Transport for GrpcTransport {
                 Err(e) => {
                     return Attempt::Failed(Failure::new(
                         ErrorKind::Flush(FlushState::Transport),
-                        Error::Transport(format!("cannot start the gRPC runtime: {e}")),
+                        Error::Transport(
+                            ReportError::new(format!("cannot start the gRPC runtime: {e}"))
+                                .with_source(e),
+                        ),
                         Retry::Later,
                     ))
                 }
@@ -190,7 +210,7 @@ impl Transport for GrpcTransport {
         let Some(runtime) = self.runtime.as_ref() else {
             return Attempt::Failed(Failure::new(
                 ErrorKind::Flush(FlushState::Transport),
-                Error::Transport("no gRPC runtime".into()),
+                Error::Transport(ReportError::new("no gRPC runtime")),
                 Retry::Later,
             ));
         };
@@ -205,6 +225,8 @@ impl Transport for GrpcTransport {
         request.metadata_mut().insert(TOKEN_KEY, self.token.clone());
         let endpoint = &self.endpoint;
         let client = &mut self.client;
+        self.answered.store(false, Ordering::Relaxed);
+        let answered = &self.answered;
         let exchange = async {
             if !fresh {
                 // The runtime runs only while a report is sent: let the connection's task
@@ -216,6 +238,10 @@ impl Transport for GrpcTransport {
                 Some(client) => client,
                 None => {
                     let channel = endpoint.connect().await.map_err(CallError::Connect)?;
+                    let channel = Observed {
+                        channel,
+                        answered: Arc::clone(answered),
+                    };
                     client.insert(
                         CollectorServiceClient::new(channel)
                             .max_decoding_message_size(MAX_RESPONSE_BYTES as usize),
@@ -235,30 +261,40 @@ impl Transport for GrpcTransport {
             }
             Ok(Err(CallError::Connect(e))) => Attempt::Failed(Failure::new(
                 ErrorKind::Connection,
-                Error::Transport(format!(
-                    "cannot connect to the gRPC collector: {}",
-                    describe_chain(&e, "transport error")
-                )),
+                Error::Transport(
+                    ReportError::new(format!(
+                        "cannot connect to the gRPC collector: {}",
+                        describe_chain(&e, "transport error")
+                    ))
+                    .with_source(e),
+                ),
                 Retry::Later,
             )),
-            Ok(Err(CallError::Call(status))) => judge(&status),
-            Err(_) => Attempt::Failed(Failure::new(
+            Ok(Err(CallError::Call(status))) => judge(
+                status,
+                Seen {
+                    answered: self.answered.load(Ordering::Relaxed),
+                    fits: body.len() <= self.largest_taken,
+                },
+            ),
+            Err(elapsed) => Attempt::Failed(Failure::new(
                 ErrorKind::Flush(FlushState::Transport),
-                Error::Transport("no answer from the collector within report_timeout".into()),
+                Error::Transport(
+                    ReportError::new("no answer from the collector within report_timeout")
+                        .with_source(elapsed),
+                ),
                 Retry::Later,
             )),
         };
-        let attempt = match attempt {
-            Attempt::Failed(failure) => {
-                if failure.kind != ErrorKind::Flush(FlushState::Report) {
-                    // The connection may be dead or stalled: the next report makes a new one.
-                    self.client = None;
-                }
-                Attempt::Failed(failure.at(&self.collector))
+        match &attempt {
+            Attempt::Accepted(_) => self.largest_taken = self.largest_taken.max(body.len()),
+            // The connection may be dead or stalled: the next report makes a new one.
+            Attempt::Failed(failure) if failure.kind != ErrorKind::Flush(FlushState::Report) => {
+                self.client = None;
             }
-            accepted => accepted,
-        };
-        redact(attempt, self.token_text.expose())
+            Attempt::Failed(_) => {}
+        }
+        redact(attempt.at(&self.collector), self.token_text.expose())
     }
 }
 
@@ -277,81 +313,240 @@ enum CallError {
     Call(Status),
 }
 
+/// What the transport saw of a failed call, besides its status.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    /// The collector's answer carried a message.
+    answered: bool,
+    /// The request was no bigger than one the collector already took.
+    fits: bool,
+}
+
 /// Judges a failed call: the collector's refusals are report errors; a connection that
 /// failed, stalled or broke is a transport error. Which may pass on another attempt is
-/// the code's to say, as for HTTP statuses.
-fn judge(status: &Status) -> Attempt {
+/// the code's to say, as for HTTP statuses. The status is kept as the error's source.
+fn judge(status: Status, seen: Seen) -> Attempt {
+    let code = status.code();
     let message = crate::encode::truncate(status.message(), 512);
-    if status.code() == Code::OutOfRange && message.starts_with("Error, decoded message length") {
-        // tonic refused a response message over the limit. A unary call only answers
-        // with a message when it succeeds: the spans were taken, never send them again.
-        return Attempt::Accepted(Accepted {
-            unreadable: Some(Error::Collector(format!(
-                "the collector accepted the report but its response is larger than {MAX_RESPONSE_BYTES} bytes"
-            ))),
-            ..Accepted::default()
-        });
-    }
-    let local = std::error::Error::source(status).is_some();
-    let transport = local
-        || matches!(
-            status.code(),
-            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
-        );
-    let mut text = format!("gRPC status {:?}", status.code());
+    let mut text = format!("gRPC status {code:?}");
     if !message.is_empty() {
         text = format!("{text}: {message}");
     }
-    if let Some(source) = std::error::Error::source(status) {
+    // A status tonic made of a local error (h2, hyper, io) has that error as its source.
+    let local = std::error::Error::source(&status);
+    if let Some(source) = local {
         text = format!("{text} ({})", describe_chain(source, ""));
     }
-    let retry = match status.code() {
+    let local = local.is_some();
+    if seen.answered {
+        // A unary call answers with a message only when it succeeded: the spans were
+        // taken, and are never sent again; tonic could not read the answer (it refuses
+        // one over `MAX_RESPONSE_BYTES` with OUT_OF_RANGE). Told by the message that
+        // came, not by the status's text: a tonic collector refusing a request over its
+        // own limit answers the same code and words, with no message.
+        return Attempt::Accepted(Accepted {
+            unreadable: Some(Error::Collector(
+                ReportError::new(format!(
+                    "the collector accepted the report but its response could not be read \
+                     (it is read up to {MAX_RESPONSE_BYTES} bytes): {text}"
+                ))
+                .with_source(status),
+            )),
+            ..Accepted::default()
+        });
+    }
+    let transport = local
+        || matches!(
+            code,
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
+        );
+    let mut retry_after = None;
+    let retry = match code {
         _ if local => Retry::Later,
         Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::Cancelled => {
             Retry::Later
         }
-        // RESOURCE_EXHAUSTED is also gRPC's answer to a message over the receiver's
-        // limit, which splitting cures; a code shared with quota refusals, it is told
-        // apart by the message gRPC implementations give it (grpc-go's "larger than
-        // max", tonic's "too large") — the one place an answer's text is read.
-        Code::ResourceExhausted
-            if message.contains("larger than max") || message.contains("too large") =>
-        {
-            Retry::Split
-        }
-        Code::ResourceExhausted => Retry::Later,
+        // A message over the receiver's limit is RESOURCE_EXHAUSTED (grpc-go, grpc-java,
+        // gRPC core) or OUT_OF_RANGE (tonic), and splitting cures it; but quotas answer
+        // RESOURCE_EXHAUSTED too, and splitting would only multiply the refused requests.
+        // The status's text is no contract, so they are told apart by what is: gRPC
+        // libraries refuse an oversized message with a bare status, while a server that
+        // refuses for a quota says why in the status's details (`RetryInfo`,
+        // `QuotaFailure`, … in `grpc-status-details-bin`), and is retried later, after
+        // the delay it gives. A bare refusal of a request no bigger than one the
+        // collector already took is not about size either; only a bare refusal of a
+        // bigger one splits the report (as HTTP 413 does).
+        Code::ResourceExhausted | Code::OutOfRange => match details(status.details()) {
+            Some(delay) => {
+                retry_after = delay;
+                Retry::Later
+            }
+            None if seen.fits => Retry::Later,
+            None => Retry::Split,
+        },
         _ => Retry::Refused,
     };
-    if transport {
-        Attempt::Failed(Failure::new(
+    let error = ReportError::new(text)
+        .with_status(CollectorStatus::Grpc(i32::from(code)))
+        .with_source(status);
+    let mut failure = if transport {
+        Failure::new(
             ErrorKind::Flush(FlushState::Transport),
-            Error::Transport(text),
+            Error::Transport(error),
             retry,
-        ))
+        )
     } else {
-        Attempt::Failed(Failure::new(
+        Failure::new(
             ErrorKind::Flush(FlushState::Report),
-            Error::Collector(text),
+            Error::Collector(error),
             retry,
-        ))
+        )
+    };
+    failure.retry_after = retry_after;
+    Attempt::Failed(failure)
+}
+
+/// What a status's details say (`grpc-status-details-bin`: a `google.rpc.Status`): `None`
+/// when it has none; else the delay of its `google.rpc.RetryInfo`, if it gives one
+/// (capped at a day, as `Retry-After`). Details that cannot be read still count as some.
+fn details(bytes: &[u8]) -> Option<Option<Duration>> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let Ok(status) = rpc::Status::decode(bytes) else {
+        return Some(None);
+    };
+    if status.details.is_empty() {
+        return None;
+    }
+    let delay = status
+        .details
+        .iter()
+        .filter(|any| any.type_url.rsplit('/').next() == Some(rpc::RETRY_INFO))
+        .find_map(|any| {
+            rpc::RetryInfo::decode(any.value.as_slice())
+                .ok()?
+                .retry_delay
+        })
+        .and_then(|d| {
+            let nanos = u32::try_from(d.nanos).ok().filter(|&n| n < 1_000_000_000)?;
+            Some(Duration::new(u64::try_from(d.seconds).ok()?, nanos).min(DAY))
+        });
+    Some(delay)
+}
+
+/// The messages of `grpc-status-details-bin` read here, from the field numbers of
+/// googleapis' `google/rpc/status.proto` and `error_details.proto` (the crate's own
+/// `google.rpc.Status`, for OTLP/HTTP bodies, has no details).
+mod rpc {
+    /// The type name of a `RetryInfo` detail (its `type_url` after the last `/`).
+    pub(super) const RETRY_INFO: &str = "google.rpc.RetryInfo";
+
+    /// `google.rpc.Status`, its details only.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Status {
+        #[prost(message, repeated, tag = "3")]
+        pub(super) details: Vec<Any>,
+    }
+
+    /// `google.protobuf.Any`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Any {
+        #[prost(string, tag = "1")]
+        pub(super) type_url: String,
+        #[prost(bytes = "vec", tag = "2")]
+        pub(super) value: Vec<u8>,
+    }
+
+    /// `google.rpc.RetryInfo`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct RetryInfo {
+        #[prost(message, optional, tag = "1")]
+        pub(super) retry_delay: Option<Duration>,
+    }
+
+    /// `google.protobuf.Duration`.
+    #[derive(Clone, Copy, PartialEq, prost::Message)]
+    pub(super) struct Duration {
+        #[prost(int64, tag = "1")]
+        pub(super) seconds: i64,
+        #[prost(int32, tag = "2")]
+        pub(super) nanos: i32,
+    }
+}
+
+/// The channel, noting in `answered` whether the collector's answer to a call carried a
+/// message (a non-empty DATA frame), which tells a refusal from an accepted report whose
+/// answer tonic could not read.
+#[derive(Clone)]
+pub(crate) struct Observed {
+    channel: Channel,
+    answered: Arc<AtomicBool>,
+}
+
+type BoxedResponse = Pin<
+    Box<dyn Future<Output = Result<http::Response<ObservedBody>, tonic::transport::Error>> + Send>,
+>;
+
+impl tower_service::Service<http::Request<tonic::body::Body>> for Observed {
+    type Response = http::Response<ObservedBody>;
+    type Error = tonic::transport::Error;
+    type Future = BoxedResponse;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        tower_service::Service::poll_ready(&mut self.channel, cx)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let answered = Arc::clone(&self.answered);
+        let response = tower_service::Service::call(&mut self.channel, request);
+        Box::pin(async move {
+            let response = response.await?;
+            Ok(response.map(|body| ObservedBody { body, answered }))
+        })
+    }
+}
+
+/// A response body that notes its first DATA frame.
+pub(crate) struct ObservedBody {
+    body: tonic::body::Body,
+    answered: Arc<AtomicBool>,
+}
+
+impl http_body::Body for ObservedBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
+        let this = self.get_mut();
+        let frame = Pin::new(&mut this.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &frame {
+            if frame.data_ref().is_some_and(|data| !data.is_empty()) {
+                this.answered.store(true, Ordering::Relaxed);
+            }
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
 /// An error and its sources, `: `-separated (tonic's own texts are terse).
 fn describe_chain(error: &(dyn std::error::Error + 'static), fallback: &str) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(error) = next {
-        let text = error.to_string();
-        if !text.is_empty() && parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        next = error.source();
-    }
-    if parts.is_empty() {
+    let text = chain(error);
+    if text.is_empty() {
         fallback.to_owned()
     } else {
-        crate::encode::truncate(&parts.join(": "), 512)
+        crate::encode::truncate(&text, 512)
     }
 }
 
@@ -377,6 +572,32 @@ mod tests {
         }
     }
 
+    /// A bare status (no details), for a request bigger than any the collector took.
+    fn bare(code: Code, message: &str) -> Attempt {
+        judge(Status::new(code, message), Seen::default())
+    }
+
+    fn failed(attempt: Attempt) -> Failure {
+        match attempt {
+            Attempt::Failed(failure) => failure,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A status with `grpc-status-details-bin` details of these types, each with `value`.
+    fn with_details(code: Code, types: &[(&str, Vec<u8>)]) -> Status {
+        let details = rpc::Status {
+            details: types
+                .iter()
+                .map(|(name, value)| rpc::Any {
+                    type_url: format!("type.googleapis.com/{name}"),
+                    value: value.clone(),
+                })
+                .collect(),
+        };
+        Status::with_details(code, "quota", details.encode_to_vec().into())
+    }
+
     #[test]
     fn statuses_are_judged_like_http_answers() {
         let report = ErrorKind::Flush(FlushState::Report);
@@ -386,39 +607,136 @@ mod tests {
             (Code::PermissionDenied, report),
             (Code::InvalidArgument, report),
             (Code::Internal, report),
+            (Code::ResourceExhausted, report),
             (Code::Unavailable, transport),
             (Code::DeadlineExceeded, transport),
         ] {
-            match judge(&Status::new(code, "no")) {
-                Attempt::Failed(failure) => assert_eq!(failure.kind, kind, "{code:?}"),
-                other => panic!("{code:?}: {other:?}"),
-            }
+            assert_eq!(failed(bare(code, "no")).kind, kind, "{code:?}");
         }
         for (code, retry) in [
             (Code::Unavailable, Retry::Later),
             (Code::DeadlineExceeded, Retry::Later),
             (Code::Aborted, Retry::Later),
-            (Code::ResourceExhausted, Retry::Later),
             (Code::InvalidArgument, Retry::Refused),
             (Code::Unauthenticated, Retry::Refused),
             (Code::PermissionDenied, Retry::Refused),
             (Code::Unimplemented, Retry::Refused),
         ] {
-            match judge(&Status::new(code, "no")) {
-                Attempt::Failed(failure) => assert_eq!(failure.retry, retry, "{code:?}"),
-                other => panic!("{code:?}: {other:?}"),
+            assert_eq!(failed(bare(code, "no")).retry, retry, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn the_error_keeps_the_status_as_its_source_and_its_code() {
+        let failure = failed(bare(Code::Unauthenticated, "who are you"));
+        let Error::Collector(error) = &failure.error else {
+            panic!("{:?}", failure.error)
+        };
+        assert_eq!(error.status(), Some(CollectorStatus::Grpc(16)));
+        assert_eq!(error.message(), "gRPC status Unauthenticated: who are you");
+        let source = std::error::Error::source(&failure.error).expect("a source");
+        let status = source.downcast_ref::<Status>().expect("the tonic Status");
+        assert_eq!(
+            (status.code(), status.message()),
+            (Code::Unauthenticated, "who are you")
+        );
+        let failure = failed(bare(Code::Unavailable, "later"));
+        assert!(
+            matches!(&failure.error, Error::Transport(e) if e.status() == Some(CollectorStatus::Grpc(14))),
+            "{:?}",
+            failure.error
+        );
+    }
+
+    #[test]
+    fn only_a_bare_size_refusal_of_a_bigger_request_splits_whatever_the_words() {
+        // RESOURCE_EXHAUSTED (grpc-go, grpc-java) and OUT_OF_RANGE (tonic), bare, for a
+        // request bigger than any taken: split, whatever the message says.
+        for code in [Code::ResourceExhausted, Code::OutOfRange] {
+            for message in ["received message larger than max", "quota exceeded", ""] {
+                assert_eq!(failed(bare(code, message)).retry, Retry::Split, "{code:?}");
             }
         }
-        let too_big = Status::out_of_range(
-            "Error, decoded message length too large: found 9 bytes, the limit is: 8 bytes",
+        // No bigger than a request the collector already took: not its size.
+        let fits = Seen {
+            answered: false,
+            fits: true,
+        };
+        for message in ["received message larger than max", "too large"] {
+            let status = Status::resource_exhausted(message);
+            let failure = failed(judge(status, fits));
+            assert_eq!((failure.retry, failure.retry_after), (Retry::Later, None));
+        }
+        // A quota says so in its details: retried later, after the delay it asks for.
+        let delay = rpc::RetryInfo {
+            retry_delay: Some(rpc::Duration {
+                seconds: 3,
+                nanos: 500_000_000,
+            }),
+        };
+        let status = with_details(
+            Code::ResourceExhausted,
+            &[
+                ("google.rpc.QuotaFailure", Vec::new()),
+                ("google.rpc.RetryInfo", delay.encode_to_vec()),
+            ],
         );
-        assert!(matches!(
-            judge(&too_big),
+        let failure = failed(judge(status, Seen::default()));
+        assert_eq!(failure.retry, Retry::Later);
+        assert_eq!(failure.retry_after, Some(Duration::from_millis(3500)));
+        let status = with_details(
+            Code::ResourceExhausted,
+            &[("google.rpc.QuotaFailure", vec![])],
+        );
+        let failure = failed(judge(status, Seen::default()));
+        assert_eq!((failure.retry, failure.retry_after), (Retry::Later, None));
+        // Details that cannot be read are details all the same; a far delay is capped.
+        let status = Status::with_details(Code::ResourceExhausted, "", vec![0xff; 3].into());
+        assert_eq!(failed(judge(status, Seen::default())).retry, Retry::Later);
+        let far = rpc::RetryInfo {
+            retry_delay: Some(rpc::Duration {
+                seconds: i64::MAX,
+                nanos: 0,
+            }),
+        };
+        let status = with_details(
+            Code::ResourceExhausted,
+            &[("google.rpc.RetryInfo", far.encode_to_vec())],
+        );
+        assert_eq!(
+            failed(judge(status, Seen::default())).retry_after,
+            Some(DAY)
+        );
+    }
+
+    #[test]
+    fn a_call_that_failed_after_a_message_came_delivered_its_spans() {
+        // tonic's own refusal of a response over the limit, as it words it.
+        let too_big = || {
+            Status::out_of_range(
+                "Error, decoded message length too large: found 9 bytes, the limit is: 8 bytes",
+            )
+        };
+        let answered = Seen {
+            answered: true,
+            fits: false,
+        };
+        match judge(too_big(), answered) {
             Attempt::Accepted(Accepted {
-                unreadable: Some(_),
+                unreadable: Some(error),
                 ..
-            })
-        ));
+            }) => {
+                let source = std::error::Error::source(&error).expect("a source");
+                assert!(source.is::<Status>(), "{source:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The same status and words with no message: a tonic collector refusing a request
+        // over its limit. The report is split, not counted delivered.
+        assert_eq!(
+            failed(judge(too_big(), Seen::default())).retry,
+            Retry::Split
+        );
     }
 
     #[test]
@@ -438,10 +756,84 @@ mod tests {
 
     #[test]
     fn the_token_is_redacted_and_never_shown() {
-        let error = Error::Collector("bad token s3cret".into()).redacted("s3cret");
-        assert_eq!(error.to_string(), "collector error: bad token <redacted>");
-        let transport = grpc(&Options::new("s3cret")).expect("transport");
-        assert!(!format!("{:?}", transport.token).contains("s3cret"));
+        // A collector that echoes the token in its status: the message, and the status
+        // kept as the source, never show it.
+        let token = "s3cret-token";
+        let status = Status::unauthenticated(format!("bad token {token}"));
+        let attempt = redact(judge(status, Seen::default()).at("c:1"), token);
+        let error = failed(attempt).error;
+        assert_eq!(
+            error.to_string(),
+            "collector error: c:1: gRPC status Unauthenticated: bad token <redacted>"
+        );
+        assert!(
+            matches!(&error, Error::Collector(e) if e.status() == Some(CollectorStatus::Grpc(16)))
+        );
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        let mut depth = 0;
+        while let Some(e) = next {
+            let text = format!("{e} {e:?}");
+            assert!(!text.contains(token), "{text}");
+            next = e.source();
+            depth += 1;
+        }
+        assert!(depth >= 2, "the source was dropped, not masked");
+        let transport = grpc(&Options::new(token)).expect("transport");
+        assert!(!format!("{:?}", transport.token).contains(token));
+    }
+
+    #[cfg(feature = "collector")]
+    #[test]
+    fn a_tonic_collector_refusing_a_request_over_its_limit_splits_it() {
+        use crate::collector::LocalCollector;
+        // The local collector is tonic with gRPC's 4 MiB limit: over it, tonic answers
+        // OUT_OF_RANGE with no message, as it would refuse an oversized response.
+        let collector = LocalCollector::start().expect("collector");
+        let options = Options::new("t")
+            .use_grpc()
+            .collector_url(collector.grpc_url());
+        let mut transport = grpc(&options).expect("transport");
+        let failure =
+            failed(transport.send(&vec![0; GRPC_MESSAGE_LIMIT + 1], Duration::from_secs(10)));
+        assert_eq!(failure.retry, Retry::Split, "{failure:?}");
+        assert!(
+            matches!(&failure.error, Error::Collector(e) if e.status() == Some(CollectorStatus::Grpc(11))),
+            "{:?}",
+            failure.error
+        );
+    }
+
+    #[test]
+    fn a_refused_connection_keeps_its_io_error_in_the_source_chain() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let options = Options::new("t")
+            .use_grpc()
+            .collector_url(format!("http://127.0.0.1:{port}"));
+        let mut transport = grpc(&options).expect("transport");
+        let failure = failed(transport.send(b"", Duration::from_secs(5)));
+        assert_eq!(failure.kind, ErrorKind::Connection);
+        let Error::Transport(error) = &failure.error else {
+            panic!("{:?}", failure.error)
+        };
+        assert_eq!(
+            error.collector(),
+            Some(format!("127.0.0.1:{port}").as_str())
+        );
+        let mut next = std::error::Error::source(&failure.error);
+        let mut kinds = Vec::new();
+        while let Some(e) = next {
+            kinds.extend(e.downcast_ref::<std::io::Error>().map(|io| io.kind()));
+            next = e.source();
+        }
+        assert_eq!(
+            kinds,
+            [std::io::ErrorKind::ConnectionRefused],
+            "{:?}",
+            failure.error
+        );
     }
 
     #[cfg(feature = "collector")]

@@ -5,6 +5,7 @@
 use super::retry::{parse_retry_after, Retry};
 use super::transport::{Accepted, Attempt, Failure, Transport};
 use crate::endpoint::{Endpoint, Secret};
+use crate::error::{mask, CollectorStatus, ReportError};
 use crate::event::{ErrorKind, FlushState};
 use crate::options::Options;
 use crate::proto::collector::ReportResponse;
@@ -75,11 +76,7 @@ impl Target {
             Ok(answer) => judge(answer),
             Err(failure) => Attempt::Failed(failure),
         };
-        let attempt = match attempt {
-            Attempt::Failed(failure) => Attempt::Failed(failure.at(&self.collector)),
-            accepted => accepted,
-        };
-        redact(attempt, token)
+        redact(attempt.at(&self.collector), token)
     }
 }
 
@@ -114,8 +111,8 @@ impl Transport for HttpTransport {
 /// The content type of LightStep's protobuf reports (and of system metrics).
 pub(crate) const PROTOBUF: &str = "application/octet-stream";
 
-/// `attempt` with every copy of the token masked in its texts (a collector's answer may
-/// echo what it was sent).
+/// `attempt` with every copy of the token masked in its texts and its errors' sources (a
+/// collector's answer may echo what it was sent).
 pub(crate) fn redact(attempt: Attempt, token: &str) -> Attempt {
     match attempt {
         Attempt::Failed(mut failure) => {
@@ -125,11 +122,7 @@ pub(crate) fn redact(attempt: Attempt, token: &str) -> Attempt {
         Attempt::Accepted(mut accepted) => {
             accepted.unreadable = accepted.unreadable.map(|e| e.redacted(token));
             for error in &mut accepted.errors {
-                if let Error::Collector(text) =
-                    Error::Collector(std::mem::take(error)).redacted(token)
-                {
-                    *error = text;
-                }
+                *error = mask(error, token);
             }
             Attempt::Accepted(accepted)
         }
@@ -162,7 +155,7 @@ pub(crate) struct Answer {
     /// The `Location` header (of a redirect, which is never followed).
     pub(crate) location: Option<String>,
     /// The body, or why it could not be read.
-    pub(crate) body: Result<Vec<u8>, String>,
+    pub(crate) body: Result<Vec<u8>, ureq::Error>,
 }
 
 /// POSTs a protobuf body with the access token header, waiting at most `timeout` for the
@@ -185,7 +178,7 @@ pub(crate) fn post(
         .build();
     let response = match request.send(body) {
         Ok(response) => response,
-        Err(e) => return Err(failure(&e)),
+        Err(e) => return Err(failure(e)),
     };
     let status = response.status().as_u16();
     let header = |name: &str| {
@@ -201,8 +194,7 @@ pub(crate) fn post(
         .into_body()
         .with_config()
         .limit(MAX_RESPONSE_BYTES)
-        .read_to_vec()
-        .map_err(|e| describe(&e));
+        .read_to_vec();
     Ok(Answer {
         status,
         retry_after,
@@ -237,7 +229,7 @@ pub(crate) fn judge(answer: Answer) -> Attempt {
         };
         let mut failure = Failure::new(
             ErrorKind::Flush(FlushState::Report),
-            Error::Collector(text),
+            Error::Collector(ReportError::new(text).with_status(CollectorStatus::Http(status))),
             Retry::for_status(status),
         );
         failure.retry_after = retry_after
@@ -249,7 +241,7 @@ pub(crate) fn judge(answer: Answer) -> Attempt {
 }
 
 /// What an accepted report's response body says (an unreadable one is noted, not fatal).
-pub(crate) fn read_response(body: Result<Vec<u8>, String>) -> Accepted {
+pub(crate) fn read_response(body: Result<Vec<u8>, ureq::Error>) -> Accepted {
     match body {
         Ok(bytes) => match ReportResponse::decode(bytes.as_slice()) {
             Ok(response) => Accepted {
@@ -258,17 +250,24 @@ pub(crate) fn read_response(body: Result<Vec<u8>, String>) -> Accepted {
                 ..Accepted::default()
             },
             Err(e) => Accepted {
-                unreadable: Some(Error::Collector(format!(
-                    "the collector accepted the report but its response is not a ReportResponse ({} bytes): {e}",
-                    bytes.len()
-                ))),
+                unreadable: Some(Error::Collector(
+                    ReportError::new(format!(
+                        "the collector accepted the report but its response is not a ReportResponse ({} bytes): {e}",
+                        bytes.len()
+                    ))
+                    .with_source(e),
+                )),
                 ..Accepted::default()
             },
         },
         Err(e) => Accepted {
-            unreadable: Some(Error::Collector(format!(
-                "the collector accepted the report but its response could not be read: {e}"
-            ))),
+            unreadable: Some(Error::Collector(
+                ReportError::new(format!(
+                    "the collector accepted the report but its response could not be read: {}",
+                    describe(&e)
+                ))
+                .with_source(cause(e)),
+            )),
             ..Accepted::default()
         },
     }
@@ -299,46 +298,51 @@ fn parse_certificates(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>
 }
 
 /// What a failed exchange means: its kind, and whether another attempt may pass. Judged
-/// by the errors' types, never their texts.
-pub(crate) fn failure(error: &ureq::Error) -> Failure {
+/// by the errors' types, never their texts; the error is kept as the source.
+pub(crate) fn failure(error: ureq::Error) -> Failure {
     use std::io::ErrorKind as Io;
-    let connection =
-        |retry, text: String| Failure::new(ErrorKind::Connection, Error::Transport(text), retry);
-    match error {
-        ureq::Error::HostNotFound => connection(
-            Retry::Later,
-            "the collector's host name could not be resolved".into(),
-        ),
-        ureq::Error::ConnectionFailed => connection(Retry::Later, describe(error)),
+    // TLS errors come as they are, or inside an io::Error from the TLS stream.
+    let tls = match &error {
+        ureq::Error::Rustls(tls) => Some(tls.clone()),
+        ureq::Error::Io(e) => e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .cloned(),
+        _ => None,
+    };
+    if let Some(tls) = tls {
+        return tls_failure(tls);
+    }
+    let (kind, retry) = match &error {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
+            (ErrorKind::Connection, Retry::Later)
+        }
         // A certificate the tracer does not trust stays untrusted.
-        ureq::Error::Tls(_) | ureq::Error::Pem(_) => connection(Retry::Refused, describe(error)),
-        ureq::Error::Rustls(tls) => tls_failure(tls),
-        ureq::Error::Io(e) => match e.get_ref().and_then(|inner| inner.downcast_ref()) {
-            Some(tls) => tls_failure(tls),
-            None if matches!(
+        ureq::Error::Tls(_) | ureq::Error::Pem(_) => (ErrorKind::Connection, Retry::Refused),
+        ureq::Error::Io(e)
+            if matches!(
                 e.kind(),
                 Io::ConnectionRefused | Io::AddrNotAvailable | Io::NotConnected
             ) =>
-            {
-                connection(Retry::Later, describe(error))
-            }
-            None => Failure::new(
-                ErrorKind::Flush(FlushState::Transport),
-                Error::Transport(describe(error)),
-                Retry::Later,
-            ),
-        },
-        _ => Failure::new(
-            ErrorKind::Flush(FlushState::Transport),
-            Error::Transport(describe(error)),
-            Retry::Later,
-        ),
-    }
+        {
+            (ErrorKind::Connection, Retry::Later)
+        }
+        _ => (ErrorKind::Flush(FlushState::Transport), Retry::Later),
+    };
+    let text = match &error {
+        ureq::Error::HostNotFound => "the collector's host name could not be resolved".into(),
+        other => describe(other),
+    };
+    Failure::new(
+        kind,
+        Error::Transport(ReportError::new(text).with_source(cause(error))),
+        retry,
+    )
 }
 
 /// A TLS failure: a connection error that another attempt would meet again.
-fn tls_failure(error: &rustls::Error) -> Failure {
-    let text = match error {
+fn tls_failure(error: rustls::Error) -> Failure {
+    let text = match &error {
         rustls::Error::InvalidMessage(_) => format!(
             "the collector did not answer in TLS; is it a plaintext port? \
              (use an http:// URL for plaintext) ({error})"
@@ -350,16 +354,27 @@ fn tls_failure(error: &rustls::Error) -> Failure {
     };
     Failure::new(
         ErrorKind::Connection,
-        Error::Transport(text),
+        Error::Transport(ReportError::new(text).with_source(error)),
         Retry::Refused,
     )
 }
 
 /// A description of a ureq error (which never carries request headers, so no token).
-fn describe(error: &ureq::Error) -> String {
+pub(crate) fn describe(error: &ureq::Error) -> String {
     match error {
         ureq::Error::Timeout(_) => "no answer from the collector within report_timeout".into(),
         other => other.to_string(),
+    }
+}
+
+/// The error under a ureq error, to be a source: the `io::Error` or TLS error it wraps
+/// (ureq's own errors have no `source()`), else the ureq error itself.
+pub(crate) fn cause(error: ureq::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    match error {
+        ureq::Error::Io(e) => Box::new(e),
+        ureq::Error::Rustls(e) => Box::new(e),
+        ureq::Error::Other(e) => e,
+        other => Box::new(other),
     }
 }
 
@@ -368,7 +383,7 @@ mod tests {
     use super::*;
     use rand::{rngs::SmallRng, RngExt, SeedableRng};
 
-    fn answer(status: u16, body: Result<Vec<u8>, String>) -> Answer {
+    fn answer(status: u16, body: Result<Vec<u8>, ureq::Error>) -> Answer {
         Answer {
             status,
             retry_after: None,
@@ -385,7 +400,7 @@ mod tests {
             let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
             let status = [200, 200, 401, 500, 503, 302][case % 6];
             let body = if case.is_multiple_of(17) {
-                Err("reset".to_owned())
+                Err(ureq::Error::Io(std::io::ErrorKind::ConnectionReset.into()))
             } else {
                 Ok(bytes)
             };

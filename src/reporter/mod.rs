@@ -189,7 +189,9 @@ impl Reporter {
             self.drop_held();
             emit(Event::Error(ErrorEvent::new(
                 ErrorKind::Flush(FlushState::Disabled),
-                Error::Transport("the reporter thread panicked; spans are now dropped".into()),
+                Error::Transport(crate::error::ReportError::new(
+                    "the reporter thread panicked; spans are now dropped",
+                )),
             )));
             self.closed.set(Err(Error::Closed));
         }

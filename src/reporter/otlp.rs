@@ -5,10 +5,11 @@
 
 use super::batch::Entry;
 use super::core::{Encoder, Meta};
-use super::http::Target;
+use super::http::{cause, describe, Target};
 use super::retry::{parse_retry_after, Retry};
 use super::transport::{Accepted, Attempt, Failure, Transport};
 use crate::endpoint::{Endpoint, Secret};
+use crate::error::{CollectorStatus, ReportError};
 use crate::event::{ErrorKind, FlushState};
 use crate::options::Options;
 use crate::otlp::{interpret_response, OtlpAnswer, OtlpEncoder};
@@ -75,9 +76,14 @@ impl Transport for OtlpTransport {
                 match answer.body {
                     Ok(body) => judge(answer.status, &body, retry_after),
                     Err(e) if (200..300).contains(&answer.status) => Attempt::Accepted(Accepted {
-                        unreadable: Some(Error::Collector(format!(
-                            "the receiver accepted the spans but its answer could not be read: {e}"
-                        ))),
+                        unreadable: Some(Error::Collector(
+                            ReportError::new(format!(
+                                "the receiver accepted the spans but its answer could not be read: {}",
+                                describe(&e)
+                            ))
+                            .with_status(CollectorStatus::Http(answer.status))
+                            .with_source(cause(e)),
+                        )),
                         ..Accepted::default()
                     }),
                     Err(_) => judge(answer.status, &[], retry_after),
@@ -106,9 +112,14 @@ fn judge(status: u16, body: &[u8], retry_after: Option<Duration>) -> Attempt {
             ..Accepted::default()
         }),
         OtlpAnswer::Unreadable { status, error } => Attempt::Accepted(Accepted {
-            unreadable: Some(Error::Collector(format!(
-                "the receiver accepted the spans (HTTP {status}) but its answer is unreadable: {error}"
-            ))),
+            unreadable: Some(Error::Collector(
+                ReportError::new(format!(
+                    "the receiver accepted the spans (HTTP {status}) but its answer is unreadable: \
+                     not an ExportTraceServiceResponse: {error}"
+                ))
+                .with_status(CollectorStatus::Http(status))
+                .with_source(error),
+            )),
             ..Accepted::default()
         }),
         OtlpAnswer::Refused {
@@ -128,7 +139,10 @@ fn judge(status: u16, body: &[u8], retry_after: Option<Duration>) -> Attempt {
             };
             let mut failure = Failure::new(
                 ErrorKind::Flush(FlushState::Report),
-                Error::Collector(format!("HTTP status {status}{detail}")),
+                Error::Collector(
+                    ReportError::new(format!("HTTP status {status}{detail}"))
+                        .with_status(CollectorStatus::Http(status)),
+                ),
                 retry,
             );
             failure.retry_after = retry_after;

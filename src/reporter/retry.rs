@@ -16,16 +16,16 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Retry {
     /// It may pass later: connection refused, reset or closed, a timeout, HTTP 408, 429,
-    /// 500, 502, 503, 504; gRPC UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
-    /// ABORTED. Retried within the call's deadline.
+    /// 500, 502, 503, 504; gRPC UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, and
+    /// RESOURCE_EXHAUSTED for a quota. Retried within the call's deadline.
     Later,
     /// A refusal that the same request would get again (HTTP 400, 401, 403, 404, a
     /// redirect, …; gRPC INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED,
     /// UNIMPLEMENTED, …): not retried within the call; the spans wait for a later report.
     Refused,
-    /// The request was too big for the collector (HTTP 413; gRPC's message-too-large,
-    /// `RESOURCE_EXHAUSTED` saying so):
-    /// the report is split and the halves are sent.
+    /// The request was too big for the collector (HTTP 413; gRPC's bare
+    /// `RESOURCE_EXHAUSTED` or `OUT_OF_RANGE` for a request bigger than any it took, as
+    /// `grpc.rs` judges): the report is split and the halves are sent.
     Split,
 }
 
@@ -81,7 +81,7 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     Some(at.duration_since(now).unwrap_or_default().min(DAY))
 }
 
-const DAY: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// An IMF-fixdate (RFC 9110, the form every HTTP/1.1 sender must use).
 fn parse_http_date(value: &str) -> Option<SystemTime> {

@@ -57,14 +57,37 @@ impl Failure {
         }
     }
 
-    /// The failure, its message naming the collector (`host:port`) it was talking to.
+    /// The failure, naming the collector (`host:port`) it was talking to.
     pub(crate) fn at(mut self, collector: &str) -> Failure {
-        self.error = match self.error {
-            Error::Transport(text) => Error::Transport(format!("{collector}: {text}")),
-            Error::Collector(text) => Error::Collector(format!("{collector}: {text}")),
-            other => other,
-        };
+        self.error = at(self.error, collector);
         self
+    }
+}
+
+impl Accepted {
+    /// The answer, its unreadable part naming the collector (`host:port`).
+    pub(crate) fn at(mut self, collector: &str) -> Accepted {
+        self.unreadable = self.unreadable.map(|error| at(error, collector));
+        self
+    }
+}
+
+/// `error`, naming the collector (`host:port`) when it is a sending error.
+fn at(error: Error, collector: &str) -> Error {
+    match error {
+        Error::Transport(error) => Error::Transport(error.at(collector)),
+        Error::Collector(error) => Error::Collector(error.at(collector)),
+        other => other,
+    }
+}
+
+impl Attempt {
+    /// The attempt, its errors naming the collector (`host:port`) it was talking to.
+    pub(crate) fn at(self, collector: &str) -> Attempt {
+        match self {
+            Attempt::Failed(failure) => Attempt::Failed(failure.at(collector)),
+            Attempt::Accepted(accepted) => Attempt::Accepted(accepted.at(collector)),
+        }
     }
 }
 
@@ -74,6 +97,7 @@ pub(crate) mod memory {
     //! core's tests: no sockets, and time only as the test's clock says.
 
     use super::*;
+    use crate::error::{CollectorStatus, ReportError};
     use crate::proto::collector::ReportRequest;
     use prost::Message;
     use std::sync::{Arc, Mutex};
@@ -161,7 +185,10 @@ pub(crate) mod memory {
             let refuse = |status: u16, after: Option<Duration>| {
                 let mut failure = Failure::new(
                     ErrorKind::Flush(crate::event::FlushState::Report),
-                    Error::Collector(format!("HTTP status {status}")),
+                    Error::Collector(
+                        ReportError::new(format!("HTTP status {status}"))
+                            .with_status(CollectorStatus::Http(status)),
+                    ),
                     Retry::for_status(status),
                 );
                 failure.retry_after = after;
@@ -178,7 +205,7 @@ pub(crate) mod memory {
                 ),
                 Script::AcceptGarbage => (
                     Attempt::Accepted(Accepted {
-                        unreadable: Some(Error::Collector("garbage".into())),
+                        unreadable: Some(Error::Collector(ReportError::new("garbage"))),
                         ..Accepted::default()
                     }),
                     200,
@@ -191,7 +218,7 @@ pub(crate) mod memory {
                     (
                         Attempt::Failed(Failure::new(
                             ErrorKind::Flush(crate::event::FlushState::Transport),
-                            Error::Transport("no answer".into()),
+                            Error::Transport(ReportError::new("no answer")),
                             Retry::Later,
                         )),
                         0,
