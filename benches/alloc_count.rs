@@ -138,6 +138,21 @@ fn main() {
         },
         || ours.flush(),
     );
+    measure(
+        "lightstep_builder_three_tags",
+        |n| {
+            for _ in 0..n {
+                let _span = ours
+                    .tracer
+                    .span("hot")
+                    .tag("component", "bench")
+                    .tag("attempt", 42)
+                    .tag("cached", true)
+                    .start();
+            }
+        },
+        || ours.flush(),
+    );
     let stats = ours.finish();
     assert_eq!(stats.dropped, 0, "{stats:?}");
 

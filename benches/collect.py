@@ -292,6 +292,57 @@ def generate():
         add(f"Best of the two hot-path forms: {ns(best)}.")
         add("")
 
+    # --- the hot-path issue's targets (each form on its own)
+    def each(test, *values):
+        if any(v is None for v in values):
+            return None
+        return test(*values)
+
+    nb, nm = noops
+    nested_worst = max([v for v in (fig.per_element("nested/lightstep_span_macro"),
+                                    fig.per_element("nested/lightstep_start_active"))
+                        if v is not None], default=None)
+    one = fig.median("contention/lightstep_threads/1")
+    four = fig.median("contention/lightstep_threads/4")
+    four_per_thread = None if four is None else four * 4
+    alloc_3 = fig.x("alloc_lightstep_builder_three_tags", "caller_allocs_per_span")
+    allocs_all = [v for v in (alloc_b, alloc_m, alloc_3) if v is not None]
+    add("### Hot-path targets")
+    add("")
+    add("Each form on its own, from the same run (`hot_path`, `noop`, `nested`, `contention`, "
+        "`alloc_count`).")
+    add("")
+    add(table(["target", "measured", "verdict"], [
+        ["builder ≤ 60 ns", ns(b), verdict(each(lambda x: x <= 60, b))],
+        ["`span!` ≤ 60 ns", ns(mac), verdict(each(lambda x: x <= 60, mac))],
+        ["builder ≥ 5× faster than opentelemetry_sdk", ratio(o / b) if (o and b) else "—",
+         verdict(each(lambda x, y: x / y >= 5, o, b))],
+        ["`span!` ≥ 5× faster than opentelemetry_sdk", ratio(o / mac) if (o and mac) else "—",
+         verdict(each(lambda x, y: x / y >= 5, o, mac))],
+        ["builder within 1.25× of fastrace `LocalSpan`", ratio(b / f) if (b and f) else "—",
+         verdict(each(lambda x, y: x / y <= 1.25, b, f))],
+        ["`span!` within 1.25× of fastrace `LocalSpan`", ratio(mac / f) if (mac and f) else "—",
+         verdict(each(lambda x, y: x / y <= 1.25, mac, f))],
+        ["`span!` within 10 ns of the builder",
+         "—" if (b is None or mac is None) else f"{mac - b:+.1f} ns",
+         verdict(each(lambda x, y: x - y <= 10, mac, b))],
+        ["no-op `span!` ≤ 3 ns", ns(nm), verdict(each(lambda x: x <= 3, nm))],
+        ["no-op builder ≤ 5 ns", ns(nb), verdict(each(lambda x: x <= 5, nb))],
+        ["nested, 3 active levels: ≤ 70 ns per span (worst form)", ns(nested_worst),
+         verdict(each(lambda x: x <= 70, nested_worst))],
+        ["4 threads at once: per-thread cost per span ≤ 2× one thread's",
+         ratio(four_per_thread / one) if (four_per_thread and one) else "—",
+         verdict(each(lambda x, y: x / y <= 2, four_per_thread, one))],
+        ["0 heap allocations per span, ≤ 3 tags (builder, builder tags, `span!`)",
+         "—" if not allocs_all else f"{max(allocs_all):.4f}",
+         verdict(None if not allocs_all else max(allocs_all) == 0)],
+    ]))
+    add("")
+    add(f"On {m['nproc']} cores, 4 threads share the cores with each other and the reporter "
+        "thread: a thread's time per span includes the time it waits for a core, so the "
+        "4-thread row is at best (4 ÷ cores)× one thread's there.")
+    add("")
+
     # --- hot path
     add("### Hot path: start a span, set 2 tags, finish")
     add("")
