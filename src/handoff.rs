@@ -48,6 +48,19 @@ impl Finished {
     }
 }
 
+/// A value alone on its cache lines (two, for the adjacent-line prefetcher), so that
+/// what one thread writes does not slow what others read.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// Spans per block of a lane.
 const BLOCK: usize = 64;
 
@@ -196,7 +209,8 @@ struct Reader {
 /// One thread's spans of one tracer.
 pub(crate) struct Lane {
     writer: UnsafeCell<Writer>,
-    reader: UnsafeCell<Reader>,
+    /// (Apart from what the lane's thread writes for every span.)
+    reader: Padded<UnsafeCell<Reader>>,
     pub(crate) counts: LaneCounts,
     /// The thread exited: nothing more will be written.
     retired: AtomicBool,
@@ -228,7 +242,7 @@ impl Lane {
                 credit_spans: 0,
                 credit_bytes: 0,
             }),
-            reader: UnsafeCell::new(Reader { block, taken: 0 }),
+            reader: Padded(UnsafeCell::new(Reader { block, taken: 0 })),
             counts: LaneCounts::default(),
             retired: AtomicBool::new(false),
         }
@@ -285,7 +299,7 @@ impl Lane {
 
 impl Drop for Lane {
     fn drop(&mut self) {
-        let reader = self.reader.get_mut();
+        let reader = self.reader.0.get_mut();
         let mut block = reader.block;
         let mut taken = reader.taken;
         while !block.is_null() {
@@ -334,8 +348,9 @@ pub(crate) struct Handoff {
     /// Room a lane reserves at a time.
     chunk_spans: usize,
     chunk_bytes: usize,
-    side: Mutex<Vec<CompactRecord>>,
-    pool: Mutex<Vec<Box<Block>>>,
+    /// (These two are written now and then; the fields above are read for every span.)
+    side: Padded<Mutex<Vec<CompactRecord>>>,
+    pool: Padded<Mutex<Vec<Box<Block>>>>,
     /// Wakes the reporter when half a bound is crossed (it sleeps until its timer
     /// otherwise, so a finished span costs its caller no system call).
     wake: Sender<()>,
@@ -381,8 +396,8 @@ pub(crate) fn handoff(
         counters,
         chunk_spans,
         chunk_bytes,
-        side: Mutex::new(Vec::new()),
-        pool: Mutex::new(Vec::new()),
+        side: Padded(Mutex::new(Vec::new())),
+        pool: Padded(Mutex::new(Vec::new())),
         wake: wake_tx,
     }));
     let receiver = HandoffReceiver {

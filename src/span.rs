@@ -46,8 +46,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 #[must_use = "a span builder does nothing until `start` or `start_active` is called"]
 pub struct SpanBuilder<'t> {
     tracer: &'t Tracer,
-    /// The record, written from the start (its times are set by `start`); none for the
-    /// no-op tracer.
+    operation: Cow<'static, str>,
+    /// The record, made by the first tag or extra reference given here (its times are
+    /// set by `start`); without them, `start` writes the record in place in the span.
     body: Option<Body>,
     /// The context the span inherits: the first parent given.
     parent: Option<SpanContext>,
@@ -60,11 +61,23 @@ impl<'t> SpanBuilder<'t> {
     pub(crate) fn new(tracer: &'t Tracer, operation: Cow<'static, str>) -> Self {
         SpanBuilder {
             tracer,
-            body: (!tracer.is_noop()).then(|| Body::new(operation, None, Moment::Wall(UNIX_EPOCH))),
+            operation,
+            body: None,
             parent: None,
             start: None,
             no_parent: false,
         }
+    }
+
+    /// The record, made on first need; none for the no-op tracer.
+    fn body_mut(&mut self) -> Option<&mut Body> {
+        if self.tracer.is_noop() {
+            return None;
+        }
+        let operation = &mut self.operation;
+        Some(self.body.get_or_insert_with(|| {
+            Body::new(std::mem::take(operation), None, Moment::Wall(UNIX_EPOCH))
+        }))
     }
 
     /// Makes the span a child of `parent` (a `CHILD_OF` reference); its trace, sampling
@@ -110,12 +123,13 @@ impl<'t> SpanBuilder<'t> {
         if self.parent.is_none() {
             self.parent = Some(other.clone());
         }
-        if let Some(body) = &mut self.body {
-            body.push_reference(Reference {
-                relationship,
-                trace_id: other.trace_id(),
-                span_id: other.span_id,
-            });
+        let reference = Reference {
+            relationship,
+            trace_id: other.trace_id(),
+            span_id: other.span_id,
+        };
+        if let Some(body) = self.body_mut() {
+            body.push_reference(reference);
         }
         self
     }
@@ -141,7 +155,7 @@ impl<'t> SpanBuilder<'t> {
     /// ```
     #[inline]
     pub fn tag(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
-        if let Some(body) = &mut self.body {
+        if let Some(body) = self.body_mut() {
             body.push_tag(key.into(), value.into());
         }
         self
@@ -208,42 +222,49 @@ impl<'t> SpanBuilder<'t> {
     /// ```
     #[inline]
     pub fn start(self) -> Span {
-        match (self.tracer.inner(), self.body.is_some()) {
-            (Some(inner), true) => self.start_recording(inner.spans),
-            _ => Span::noop(),
+        self.start_as(false)
+    }
+
+    /// Starts the span, made the thread's active span first if `active` (so that an
+    /// `ActiveSpan` is built in place around it).
+    #[inline]
+    fn start_as(self, active: bool) -> Span {
+        match self.tracer.inner() {
+            Some(inner) => self.start_recording(inner.spans, active),
+            None => Span::noop(),
         }
     }
 
     #[inline]
-    fn start_recording(self, spans: &'static Handoff) -> Span {
+    fn start_recording(self, spans: &'static Handoff, active: bool) -> Span {
         spans.count_started();
-        let SpanBuilder {
-            body,
-            parent,
-            start,
-            no_parent,
-            ..
-        } = self;
-        let Some(mut body) = body else {
-            return Span::noop();
-        };
-        let (context, implicit) = context_for(parent, no_parent);
+        let (context, implicit) = context_for(self.parent, self.no_parent);
+        if active {
+            active::push(context.clone());
+        }
         if !context.sampled {
             return Span::unsampled(spans, context);
         }
-        if implicit.is_some() {
-            body.parent = implicit;
-        }
-        body.start = match start {
+        let start = match self.start {
             Some(time) => Moment::Wall(time),
             None => Moment::now(),
         };
-        body.finish = body.start;
         Span {
             spans: Some(spans),
             stage: Stage::Recording,
             context: MaybeUninit::new(context),
-            body: MaybeUninit::new(body),
+            body: MaybeUninit::new(match self.body {
+                // (Written straight into the span: the usual case, no moves.)
+                None => Body::new(self.operation, implicit, start),
+                Some(mut body) => {
+                    if implicit.is_some() {
+                        body.parent = implicit;
+                    }
+                    body.start = start;
+                    body.finish = start;
+                    body
+                }
+            }),
         }
     }
 
@@ -263,7 +284,9 @@ impl<'t> SpanBuilder<'t> {
     /// ```
     #[inline]
     pub fn start_active(self) -> ActiveSpan {
-        ActiveSpan::new(self.start())
+        ActiveSpan {
+            span: self.start_as(true),
+        }
     }
 }
 
@@ -318,10 +341,12 @@ impl Tracer {
         let spans = inner.spans;
         spans.count_started();
         let (context, parent) = context_for(None, false);
-        if !context.sampled {
-            return ActiveSpan::new(Span::unsampled(spans, context));
-        }
         active::push(context.clone());
+        if !context.sampled {
+            return ActiveSpan {
+                span: Span::unsampled(spans, context),
+            };
+        }
         ActiveSpan {
             span: Span {
                 spans: Some(spans),
@@ -790,13 +815,6 @@ impl ActiveSpan {
     #[inline]
     pub fn __noop() -> ActiveSpan {
         ActiveSpan { span: Span::noop() }
-    }
-
-    fn new(span: Span) -> ActiveSpan {
-        if span.stage != Stage::Noop {
-            active::push(span.context().clone());
-        }
-        ActiveSpan { span }
     }
 
     /// Sets a baggage item, seen also by children started later on this thread.

@@ -1,6 +1,6 @@
 //! Span accounting shared by the callers and the reporter thread, and its `Stats` snapshot.
 
-use crate::handoff::{Counts, Lane};
+use crate::handoff::{Counts, Lane, Padded};
 use std::sync::atomic::{
     AtomicU64, AtomicU8,
     Ordering::{Acquire, Relaxed, Release},
@@ -51,13 +51,15 @@ struct Lanes {
 /// reporter counts outcomes here; spans finished outside any lane are counted here too.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    /// Read for every span, written at close and disable: apart from the counts, which
+    /// the reporter writes as reports are accepted.
+    state: Padded<AtomicU8>,
     lanes: Mutex<Lanes>,
     started: AtomicU64,
     finished: AtomicU64,
     delivered: AtomicU64,
     dropped: AtomicU64,
     unsampled: AtomicU64,
-    state: AtomicU8,
 }
 
 impl Counters {

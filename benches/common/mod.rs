@@ -236,7 +236,9 @@ pub fn extra_dir() -> PathBuf {
     } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
         PathBuf::from(target).join("criterion")
     } else {
-        PathBuf::from("target/criterion")
+        // (`cargo bench` runs each benchmark in the package's own directory, `benches/`:
+        // the workspace's target directory is one up.)
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/criterion")
     };
     criterion.join("lightstep-extra")
 }
