@@ -105,16 +105,14 @@ impl Body {
 
     /// A body with these tags.
     #[inline]
-    pub(crate) fn with_tags<const N: usize>(
+    pub(crate) fn with_tags(
         operation: Cow<'static, str>,
         parent: Option<Reference>,
         start: Moment,
-        tags: [Field; N],
+        tags: impl FnOnce(&mut Body),
     ) -> Body {
         let mut body = Body::new(operation, parent, start);
-        for (key, value) in tags {
-            body.push_tag(key, value);
-        }
+        tags(&mut body);
         body
     }
 

@@ -63,7 +63,7 @@ pub use options::{Options, DEFAULT_COLLECTOR_URL};
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub use otel::OpenTelemetryExporter;
 pub use propagation::{Extractor, Injector, Propagator};
-pub use span::{ActiveSpan, Span, SpanBuilder};
+pub use span::{__Tags, ActiveSpan, Span, SpanBuilder};
 pub use stats::Stats;
 pub use tracer::Tracer;
 #[cfg(feature = "tracing")]

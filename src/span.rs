@@ -330,10 +330,10 @@ impl Tracer {
     /// the span).
     #[doc(hidden)]
     #[inline]
-    pub fn __start_active<const N: usize>(
+    pub fn __start_active(
         &self,
         operation: impl Into<Cow<'static, str>>,
-        tags: [(Cow<'static, str>, Value); N],
+        tags: impl FnOnce(&mut __Tags<'_>),
     ) -> ActiveSpan {
         let Some(inner) = self.inner() else {
             return ActiveSpan::__noop();
@@ -356,10 +356,22 @@ impl Tracer {
                     operation.into(),
                     parent,
                     Moment::now(),
-                    tags,
+                    |body| tags(&mut __Tags(body)),
                 )),
             },
         }
+    }
+}
+
+/// The tags `span!` writes into its span as it is built.
+#[doc(hidden)]
+pub struct __Tags<'a>(&'a mut Body);
+
+impl __Tags<'_> {
+    #[doc(hidden)]
+    #[inline]
+    pub fn push(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
+        self.0.push_tag(key.into(), value.into());
     }
 }
 
@@ -780,9 +792,16 @@ impl Span {
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
-        if self.stage == Stage::Noop {
-            return;
+        // (The no-op span's drop is this test alone, inlined where it drops.)
+        if self.stage != Stage::Noop {
+            self.drop_recorded();
         }
+    }
+}
+
+impl Span {
+    #[inline(never)]
+    fn drop_recorded(&mut self) {
         self.finish_on_drop();
         // SAFETY: the context is written unless the span is a no-op one; dropped once,
         // here, as the span goes.
@@ -811,8 +830,9 @@ pub struct ActiveSpan {
 
 impl ActiveSpan {
     #[doc(hidden)]
-    /// The guard `span!` returns before `init`.
-    #[inline]
+    /// The guard `span!` returns before `init`. (Not inlined: inlined, its uninitialised
+    /// record gets written out in full at every `span!`.)
+    #[inline(never)]
     pub fn __noop() -> ActiveSpan {
         ActiveSpan { span: Span::noop() }
     }
@@ -855,11 +875,9 @@ impl DerefMut for ActiveSpan {
 impl Drop for ActiveSpan {
     #[inline]
     fn drop(&mut self) {
-        if self.span.stage == Stage::Noop {
-            return;
+        if self.span.stage != Stage::Noop {
+            active::remove(self.span.context().span_id);
         }
-        active::remove(self.span.context().span_id);
-        self.span.finish_on_drop();
     }
 }
 
@@ -879,7 +897,9 @@ macro_rules! span {
         if tracer.is_noop() {
             $crate::ActiveSpan::__noop()
         } else {
-            tracer.__start_active($name, [$(($key.into(), $value.into())),*])
+            tracer.__start_active($name, |_tags| {
+                $(_tags.push($key, $value);)*
+            })
         }
     }};
 }
