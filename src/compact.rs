@@ -121,7 +121,8 @@ impl Body {
         self.extension.get_or_insert_with(Default::default)
     }
 
-    #[inline]
+    // (Inlined where a tag's kinds are known, the matches below fold away.)
+    #[inline(always)]
     pub(crate) fn push_tag(&mut self, key: Cow<'static, str>, value: Value) {
         let slot = usize::from(self.inline);
         if slot < INLINE_TAGS && self.extension.as_ref().is_none_or(|e| e.tags.is_empty()) {

@@ -533,6 +533,7 @@ impl Span {
     /// # }
     /// # Ok::<(), lightstep::Error>(())
     /// ```
+    #[inline]
     pub fn set_tag(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
         if let Some(body) = self.recording() {
             body.push_tag(key.into(), value.into());
