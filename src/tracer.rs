@@ -1,6 +1,5 @@
 //! The `Tracer` handle, and the state it shares with its reporter thread.
 
-use crate::compact::CompactRecord;
 use crate::context::SpanContext;
 use crate::encode::{Limits, ReportBuilder};
 use crate::endpoint::Secret;
@@ -78,8 +77,12 @@ impl Tracer {
     /// Starts a tracer that is not the global one, with its own reporter thread.
     ///
     /// Its spans go to its collector; `span!` keeps using the global tracer. The reporter
-    /// stops once every handle (and every span) of this tracer is dropped, after a last
-    /// report bounded by `close_timeout`.
+    /// stops once every handle of this tracer is dropped and every span of it finished,
+    /// after a last report bounded by `close_timeout`.
+    ///
+    /// A tracer's hand-off (a few hundred bytes) stays for the life of the process, so
+    /// that its spans can refer to it without counting references: make tracers once,
+    /// not per request. What it holds for reuse is freed when its reporter stops.
     pub fn new(options: Options) -> Result<Tracer, Error> {
         Ok(Tracer {
             handle: Handle::Owned(Arc::new(Inner::start(options)?)),
@@ -389,7 +392,8 @@ impl Inner {
 
     /// Hands over a span made by a bridge (started and finished elsewhere), or counts
     /// it dropped. Never blocks.
-    pub(crate) fn span_exported(&self, record: CompactRecord) {
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn span_exported(&self, record: crate::compact::CompactRecord) {
         self.counters.add_started();
         self.counters.add_finished();
         if !self.spans.push_aside(record) {
