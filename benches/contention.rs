@@ -1,12 +1,12 @@
 //! Contention: 1, 2 and 4 producer threads finishing hot-path spans (start, two tags,
-//! finish) on one shared tracer at once, all handing off into its one channel. One
+//! finish) on one shared tracer at once, each through its own lane. One
 //! iteration is one span, so the figure is the aggregate wall time per span (its inverse
 //! is the aggregate throughput); the machine has 2 cores, which the reporter thread shares.
 //!
 //! Each round, every thread finishes its share of `ROUND` spans; the round is timed from
 //! the first thread's start to the last thread's end (as the threads record them, so the
 //! wake-up of parked threads is not counted), then the tracer is flushed, untimed, so no
-//! span meets a full channel. Drops are counted and recorded.
+//! span meets a full buffer. Drops are counted and recorded.
 //!
 //! `cargo bench --bench contention`
 
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-/// Spans per round, all threads together: below the channel's capacity of 16 Ki.
+/// Spans per round, all threads together: far below the tracer's bounds.
 const ROUND: u64 = 12 * 1024;
 
 #[inline(never)]

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
-/// Spans timed in one go before the pacing step. Below the hand-off channel's capacity
-/// (8 Ki spans) and `opentelemetry_sdk`'s default batch queue (2048), and below
+/// Spans timed in one go before the pacing step. Far below our tracers' bounds, at
+/// `opentelemetry_sdk`'s default batch queue (2048), and below
 /// `fastrace`'s per-root span queue (10240), so no tracer under test can drop a span
 /// within a chunk however slow its background thread is.
 pub const CHUNK: u64 = 2048;
