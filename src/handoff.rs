@@ -209,6 +209,9 @@ struct Reader {
 /// One thread's spans of one tracer.
 pub(crate) struct Lane {
     writer: UnsafeCell<Writer>,
+    /// The first block, made by the first span finished (a thread that only starts spans,
+    /// or only unsampled ones, holds none).
+    first: AtomicPtr<Block>,
     /// (Apart from what the lane's thread writes for every span.)
     reader: Padded<UnsafeCell<Reader>>,
     pub(crate) counts: LaneCounts,
@@ -235,14 +238,17 @@ unsafe impl Send for Lane {}
 
 impl Lane {
     fn new() -> Lane {
-        let block = Box::into_raw(Block::new());
         Lane {
             writer: UnsafeCell::new(Writer {
-                block,
+                block: ptr::null_mut(),
                 credit_spans: 0,
                 credit_bytes: 0,
             }),
-            reader: Padded(UnsafeCell::new(Reader { block, taken: 0 })),
+            first: AtomicPtr::new(ptr::null_mut()),
+            reader: Padded(UnsafeCell::new(Reader {
+                block: ptr::null_mut(),
+                taken: 0,
+            })),
             counts: LaneCounts::default(),
             retired: AtomicBool::new(false),
         }
@@ -268,6 +274,12 @@ impl Lane {
     unsafe fn drain(&self, pool: &Mutex<Vec<Box<Block>>>, take: &mut impl FnMut(CompactRecord)) {
         // SAFETY: the reader state is the reporter's alone (the caller's promise).
         let reader = unsafe { &mut *self.reader.get() };
+        if reader.block.is_null() {
+            reader.block = self.first.load(Acquire);
+            if reader.block.is_null() {
+                return;
+            }
+        }
         loop {
             // SAFETY: the reader's block is alive: only the reader frees blocks, and
             // only once it has moved past them.
@@ -300,8 +312,10 @@ impl Lane {
 impl Drop for Lane {
     fn drop(&mut self) {
         let reader = self.reader.0.get_mut();
-        let mut block = reader.block;
-        let mut taken = reader.taken;
+        let (mut block, mut taken) = match reader.block.is_null() {
+            false => (reader.block, reader.taken),
+            true => (*self.first.get_mut(), 0),
+        };
         while !block.is_null() {
             // SAFETY: the lane is dropped once both ends are gone; every block from the
             // reader's on is still owned by it, its slots from `taken` to `len` written.
@@ -385,10 +399,11 @@ pub(crate) fn handoff(
     let admission = Arc::new(Admission::new(max_spans, max_bytes));
     // Small bounds are counted exactly, a span at a time.
     let chunk_spans = (max_spans / 1024).clamp(1, BLOCK);
+    // (A chunk of bytes is room for a chunk of small spans, twice over.)
     let chunk_bytes = if chunk_spans == 1 {
         0
     } else {
-        (max_bytes / 1024).min(64 * 1024)
+        (max_bytes / 1024).min(2 * chunk_spans * std::mem::size_of::<CompactRecord>())
     };
     let handoff: &'static Handoff = Box::leak(Box::new(Handoff {
         logs,
@@ -423,7 +438,8 @@ impl Drop for ThreadLanes {
     fn drop(&mut self) {
         let _ = LAST.try_with(|last| last.set((ptr::null(), ptr::null())));
         for (handoff, lane) in self.0.get_mut().drain(..) {
-            handoff.retire(&lane);
+            // SAFETY: this is the lanes' thread, exiting.
+            unsafe { handoff.retire(&lane) };
         }
     }
 }
@@ -445,6 +461,11 @@ impl Handoff {
 
     #[cold]
     fn lane_slow(&'static self) -> Option<&'static Lane> {
+        if self.counters.state() == State::Gone {
+            // Its reporter stopped and let go of its lanes: a new one would never be
+            // drained (the span is counted on the tracer's own counters).
+            return None;
+        }
         let lane = LANES
             .try_with(|lanes| {
                 let mut lanes = lanes.0.try_borrow_mut().ok()?;
@@ -455,7 +476,8 @@ impl Handoff {
                         lanes.retain(|(owner, lane)| {
                             let gone = owner.counters.state() == State::Gone;
                             if gone {
-                                owner.retire(lane);
+                                // SAFETY: this is the lane's thread; it lets go of it.
+                                unsafe { owner.retire(lane) };
                             }
                             !gone
                         });
@@ -496,6 +518,22 @@ impl Handoff {
         }
     }
 
+    /// Counts a span that started but cannot finish (a `span!` tag expression panicked
+    /// before its guard existed) as finished and dropped.
+    #[cold]
+    pub(crate) fn count_lost(&'static self) {
+        match self.lane() {
+            Some(lane) => {
+                bump(&lane.counts.finished, Relaxed);
+                bump(&lane.counts.dropped, Release);
+            }
+            None => {
+                self.counters.add_finished();
+                self.counters.add_dropped(1);
+            }
+        }
+    }
+
     /// Hands over the finished span `make` builds, of `bytes`, or counts it dropped (the
     /// tracer is not running, or holds all it may). `make` is called (and the record
     /// written in place) only when the span is taken: true then. Never blocks.
@@ -520,28 +558,43 @@ impl Handoff {
         }
         writer.credit_spans -= 1;
         writer.credit_bytes -= bytes;
-        // SAFETY: the writer's block is alive (the reader frees a block only after the
-        // writer moved on from it) and only this thread writes it.
-        let block = unsafe { &*writer.block };
-        let len = block.len.load(Relaxed);
-        if len < BLOCK {
-            // SAFETY: slot `len` is unwritten and unpublished: the reader stops at `len`.
-            unsafe { (*block.slots[len].get()).write(make()) };
-            block.len.store(len + 1, Release);
+        let block = writer.block;
+        // SAFETY: the writer's block, if any, is alive (the reader frees a block only
+        // after the writer moved on from it) and only this thread writes it.
+        let len = if block.is_null() {
+            BLOCK
         } else {
-            self.next_block(writer, block, make());
+            unsafe { (*block).len.load(Relaxed) }
+        };
+        if len < BLOCK {
+            // SAFETY: as above; slot `len` is unwritten and unpublished: the reader stops
+            // at `len`.
+            unsafe {
+                (*(*block).slots[len].get()).write(make());
+                (*block).len.store(len + 1, Release);
+            }
+        } else {
+            self.next_block(lane, writer, make());
         }
         true
     }
 
+    /// Starts a block with `record`, after the full one (or as the lane's first).
     #[cold]
-    fn next_block(&self, writer: &mut Writer, full: &Block, record: CompactRecord) {
+    fn next_block(&self, lane: &Lane, writer: &mut Writer, record: CompactRecord) {
         let mut next = lock(&self.pool).pop().unwrap_or_else(Block::new);
         next.slots[0].get_mut().write(record);
         *next.len.get_mut() = 1;
         let next = Box::into_raw(next);
-        // Publishes the new block with its first span.
-        full.next.store(next, Release);
+        // Publishes the new block with its first span. (The full block is reached through
+        // a raw pointer: once `next` is stored, the reader may recycle it.)
+        let full = writer.block;
+        if full.is_null() {
+            lane.first.store(next, Release);
+        } else {
+            // SAFETY: the full block is alive until this store publishes its successor.
+            unsafe { (*full).next.store(next, Release) };
+        }
         writer.block = next;
     }
 
@@ -551,9 +604,15 @@ impl Handoff {
     fn refill(&self, writer: &mut Writer, bytes: usize) -> bool {
         let need_spans = usize::from(writer.credit_spans == 0);
         let need_bytes = bytes.saturating_sub(writer.credit_bytes);
+        // Only what ran out is topped up, so a lane never holds more than a chunk of
+        // each (plus one span's bytes).
         let chunk = (
-            self.chunk_spans.max(need_spans),
-            self.chunk_bytes.max(need_bytes),
+            if need_spans > 0 { self.chunk_spans } else { 0 },
+            if need_bytes > 0 {
+                self.chunk_bytes.max(need_bytes)
+            } else {
+                0
+            },
         );
         for ask in [chunk, (need_spans, need_bytes)] {
             if let Some(held) = self.admission.reserve(ask.0, ask.1) {
@@ -569,8 +628,11 @@ impl Handoff {
     }
 
     /// A lane's thread exited: its unspent room goes back, and the reporter may fold it.
-    fn retire(&self, lane: &Lane) {
-        // SAFETY: called by the lane's own thread, which writes no more.
+    ///
+    /// # Safety
+    /// Only the lane's own thread may call this, once it writes to the lane no more.
+    unsafe fn retire(&self, lane: &Lane) {
+        // SAFETY: the caller's promise.
         let writer = unsafe { &mut *lane.writer.get() };
         self.admission
             .release(writer.credit_spans, writer.credit_bytes);
@@ -784,5 +846,72 @@ mod tests {
         finish(tx, record(0));
         assert!(drained(&mut rx).is_empty());
         assert_eq!(counters.snapshot().dropped, 1);
+    }
+
+    #[test]
+    fn a_busy_lane_keeps_at_most_a_chunk_of_room() {
+        let counters = Arc::new(Counters::default());
+        let (tx, mut rx) = handoff(200_000, 80 << 20, Arc::clone(&counters), LOGS);
+        for _ in 0..150 {
+            for _ in 0..1000 {
+                finish(tx, record(0));
+            }
+            let got = drained(&mut rx);
+            release(&rx, &got); // delivered
+        }
+        let (spans, bytes) = rx.admission.held();
+        assert!(spans <= tx.chunk_spans, "{spans} spans of room kept");
+        assert!(bytes <= tx.chunk_bytes, "{bytes} bytes of room kept");
+        assert!(!rx.admission.half_full(), "nothing is held");
+    }
+
+    #[test]
+    fn big_spans_do_not_pile_up_room_for_spans() {
+        let counters = Arc::new(Counters::default());
+        let (tx, mut rx) = handoff(4096, 64 << 20, Arc::clone(&counters), LOGS);
+        for _ in 0..200 {
+            for _ in 0..10 {
+                finish(tx, record(70 * 1024));
+            }
+            let got = drained(&mut rx);
+            release(&rx, &got);
+        }
+        let (spans, _) = rx.admission.held();
+        assert!(spans <= tx.chunk_spans, "{spans} spans of room kept");
+    }
+
+    #[test]
+    fn a_stopped_tracer_gets_no_new_lanes() {
+        let counters = Arc::new(Counters::default());
+        let (gone, _rx) = handoff(1000, usize::MAX, Arc::clone(&counters), LOGS);
+        counters.set_state(State::Gone);
+        counters.forget_lanes();
+        for _ in 0..100 {
+            finish(gone, record(0));
+            // Another tracer's first span lets go of the stopped one's lane, if any.
+            let (other, _orx) = handoff(1000, usize::MAX, Arc::new(Counters::default()), LOGS);
+            finish(other, record(0));
+        }
+        assert_eq!(counters.live_lanes(), 0);
+        let stats = counters.snapshot();
+        assert_eq!((stats.finished, stats.dropped), (100, 100));
+    }
+
+    #[test]
+    fn a_thread_that_only_starts_spans_holds_no_block() {
+        let counters = Arc::new(Counters::default());
+        let (tx, mut rx) = handoff(1000, usize::MAX, Arc::clone(&counters), LOGS);
+        tx.count_started();
+        let lanes = {
+            let mut lanes = Vec::new();
+            counters.lanes(&mut lanes);
+            lanes
+        };
+        assert_eq!(lanes.len(), 1);
+        assert!(lanes[0].first.load(Acquire).is_null());
+        assert!(drained(&mut rx).is_empty());
+        finish(tx, record(0));
+        assert!(!lanes[0].first.load(Acquire).is_null());
+        assert_eq!(drained(&mut rx).len(), 1);
     }
 }

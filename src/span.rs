@@ -347,6 +347,7 @@ impl Tracer {
                 span: Span::unsampled(spans, context),
             };
         }
+        let context_span_id = context.span_id;
         ActiveSpan {
             span: Span {
                 spans: Some(spans),
@@ -356,10 +357,32 @@ impl Tracer {
                     operation.into(),
                     parent,
                     Moment::now(),
-                    |body| tags(&mut __Tags(body)),
+                    |body| {
+                        // A key that panics leaves no half-started span behind.
+                        let undo = Unstarted {
+                            spans,
+                            span_id: context_span_id,
+                        };
+                        tags(&mut __Tags(body));
+                        std::mem::forget(undo);
+                    },
                 )),
             },
         }
+    }
+}
+
+/// Undoes the start of a span whose tags panicked before its guard existed: off the
+/// active stack, counted finished and dropped.
+struct Unstarted {
+    spans: &'static Handoff,
+    span_id: u64,
+}
+
+impl Drop for Unstarted {
+    fn drop(&mut self) {
+        active::remove(self.span_id);
+        self.spans.count_lost();
     }
 }
 
@@ -882,6 +905,26 @@ impl Drop for ActiveSpan {
     }
 }
 
+/// `(a, (b, (c, ())))` from `a, b, c` (for `span!`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __nest {
+    () => { () };
+    ($head:expr $(, $tail:expr)*) => { ($head, $crate::__nest!($($tail),*)) };
+}
+
+/// Pushes each key with the value at its place in a `__nest!` (for `span!`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __push_tags {
+    ($tags:ident, $values:expr; ) => { let () = $values; };
+    ($tags:ident, $values:expr; $key:expr $(, $rest:expr)*) => {
+        let (value, rest) = $values;
+        $tags.push($key, value);
+        $crate::__push_tags!($tags, rest; $($rest),*);
+    };
+}
+
 /// Starts an [`ActiveSpan`] on the global tracer: a child of the thread's active span.
 ///
 /// Before [`init`](crate::init) the global tracer is the no-op one, and `span!` builds
@@ -898,9 +941,35 @@ macro_rules! span {
         if tracer.is_noop() {
             $crate::ActiveSpan::__noop()
         } else {
-            tracer.__start_active($name, |_tags| {
-                $(_tags.push($key, $value);)*
+            // The values are evaluated before the span starts (so `?` works in them,
+            // and a panic leaves nothing behind), keeping their types (so the tags'
+            // kinds are known where they are written); the keys as they are written.
+            let values = $crate::__nest!($($value),*);
+            tracer.__start_active($name, move |_tags| {
+                $crate::__push_tags!(_tags, values; $($key),*);
             })
         }
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Options, Tracer};
+
+    #[test]
+    fn a_panic_while_span_tags_are_written_leaves_no_span_behind() {
+        let tracer =
+            Tracer::new(Options::new("token").collector_url("http://127.0.0.1:9")).expect("tracer");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _span = tracer.__start_active("doomed", |_tags| panic!("a tag key panicked"));
+        }));
+        assert!(panicked.is_err());
+        assert!(crate::active::current().is_none(), "no phantom parent");
+        let after = tracer.span("after").start();
+        assert!(after.context().span_id() != 0);
+        drop(after);
+        let stats = tracer.stats();
+        assert_eq!((stats.started, stats.finished), (2, 2));
+        assert_eq!(stats.dropped + stats.pending, 2);
+    }
 }

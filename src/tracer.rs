@@ -77,8 +77,9 @@ impl Tracer {
     /// Starts a tracer that is not the global one, with its own reporter thread.
     ///
     /// Its spans go to its collector; `span!` keeps using the global tracer. The reporter
-    /// stops once every handle of this tracer is dropped and every span of it finished,
-    /// after a last report bounded by `close_timeout`.
+    /// stops once every handle of this tracer is dropped and every span of it finished
+    /// (it waits `close_timeout` at most for spans still open; later ones are counted
+    /// dropped), after a last report bounded by `close_timeout`.
     ///
     /// A tracer's hand-off (a few hundred bytes) stays for the life of the process, so
     /// that its spans can refer to it without counting references: make tracers once,
@@ -315,12 +316,6 @@ impl Inner {
             max_logs_per_span: options.max_logs_per_span,
             drop_span_logs: options.drop_span_logs,
         };
-        let (spans_tx, spans_rx) = handoff(
-            options.max_buffered_spans,
-            options.max_buffered_bytes,
-            Arc::clone(&counters),
-            logs,
-        );
         let (control_tx, control_rx) = bounded(16);
         let (close_tx, close_rx) = bounded(1);
         let identity = identity::reporter(&options, next_id());
@@ -345,6 +340,13 @@ impl Inner {
                 ),
             ));
         }
+        // (Made once nothing before it can fail: it lives as long as the process.)
+        let (spans_tx, spans_rx) = handoff(
+            options.max_buffered_spans,
+            options.max_buffered_bytes,
+            Arc::clone(&counters),
+            logs,
+        );
         let core = Core::new(
             encoder,
             settings,

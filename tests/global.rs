@@ -66,6 +66,26 @@ fn the_global_tracer_lifecycle() {
     }
     lightstep::flush();
     assert_eq!(collector.spans().len(), 2);
+    // After `init`, tag values are evaluated once, before the span starts; `?` in one
+    // returns before any span exists.
+    fn parsed(input: &str, evaluated: &mut u32) -> Result<(), std::num::ParseIntError> {
+        let mut count = || {
+            *evaluated += 1;
+            i64::from(*evaluated)
+        };
+        let _span = span!("parse", "calls" => count(), "n" => input.parse::<i64>()?);
+        Ok(())
+    }
+    let mut evaluated = 0;
+    assert!(parsed("x", &mut evaluated).is_err());
+    assert!(parsed("7", &mut evaluated).is_ok());
+    assert_eq!(evaluated, 2);
+    lightstep::flush();
+    let spans = collector.spans();
+    assert_eq!(
+        spans.iter().filter(|s| s.operation_name == "parse").count(),
+        1
+    );
     {
         let _late = span!("before_close");
     }
@@ -77,7 +97,7 @@ fn the_global_tracer_lifecycle() {
     let spans = collector.spans();
     assert_eq!(
         names(&spans),
-        vec!["db.query", "handle_request", "before_close"]
+        vec!["db.query", "handle_request", "parse", "before_close"]
     );
     let request = named(&spans, "handle_request");
     assert_eq!(
@@ -95,6 +115,6 @@ fn the_global_tracer_lifecycle() {
             stats.delivered,
             stats.dropped
         ),
-        (4, 4, 3, 1)
+        (5, 5, 4, 1)
     );
 }

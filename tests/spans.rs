@@ -315,3 +315,23 @@ fn spans_dropped_by_a_panic_are_marked_as_errors() {
     // The unwound guard left the active stack clean: `after` is a root.
     assert!(parents(named(&spans, "after")).is_empty());
 }
+
+#[test]
+fn span_tag_values_may_use_the_question_mark_and_go_unevaluated_before_init() {
+    fn traced(input: &str, evaluated: &mut u32) -> Result<u32, std::num::ParseIntError> {
+        let mut count = || {
+            *evaluated += 1;
+            *evaluated
+        };
+        let _span = lightstep::span!("parse", "n" => input.parse::<i64>()?, "calls" => count());
+        Ok(1)
+    }
+    assert!(
+        lightstep::global().is_noop(),
+        "this test binary never calls init"
+    );
+    let mut evaluated = 0;
+    // Before `init`, `span!` evaluates nothing: not even the failing parse.
+    assert_eq!(traced("x", &mut evaluated), Ok(1));
+    assert_eq!(evaluated, 0);
+}

@@ -160,7 +160,9 @@ impl Core {
 
     /// When the reporter should next look at its batch.
     pub(crate) fn next_wake(&self, now: Instant, half_full: bool) -> Instant {
-        if !self.has_work() && !half_full {
+        if !self.has_work() {
+            // (Half full with nothing in the batch: the spans are still in the lanes, and
+            // crossing half a bound wakes the reporter anyway.)
             return now + self.settings.max_period;
         }
         let period = if half_full {

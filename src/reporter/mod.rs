@@ -200,8 +200,9 @@ impl Reporter {
     }
 
     fn report_loop(&mut self) {
-        // Every handle is gone; spans still open keep the reporter until they finish.
-        let mut orphaned = false;
+        // Every handle is gone (since when): spans still open keep the reporter until they
+        // finish, or for `close_timeout` at most (later ones are counted dropped).
+        let mut orphaned: Option<Instant> = None;
         loop {
             // (The collector's `disable` may have come with the last report's answer.)
             if self.counters.state() == State::Disabled {
@@ -210,13 +211,15 @@ impl Reporter {
             let now = Instant::now();
             let half_full = self.spans.admission.half_full();
             let mut wake_at = self.core.next_wake(now, half_full);
-            if orphaned {
-                if self.counters.all_finished() {
+            if let Some(since) = orphaned {
+                if self.counters.all_finished()
+                    || now.saturating_duration_since(since) >= self.last_report_timeout
+                {
                     return self.last_report();
                 }
                 wake_at = wake_at.min(now + POLL);
             }
-            let (control, close) = if orphaned {
+            let (control, close) = if orphaned.is_some() {
                 (crossbeam_channel::never(), crossbeam_channel::never())
             } else {
                 (self.control.clone(), self.close.clone())
@@ -232,11 +235,11 @@ impl Reporter {
                     Ok(Control::Disable) => return self.disable(),
                     #[cfg(all(test, feature = "collector"))]
                     Ok(Control::Panic) => panic!("injected reporter panic"),
-                    Err(_) => orphaned = true,
+                    Err(_) => orphaned = Some(Instant::now()),
                 },
                 recv(close) -> message => {
                     let Ok(deadline) = message else {
-                        orphaned = true;
+                        orphaned = Some(Instant::now());
                         continue;
                     };
                     self.take();

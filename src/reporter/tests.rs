@@ -353,3 +353,15 @@ proptest! {
         prop_assert_eq!(rig.rx.admission.held(), (0, 0));
     }
 }
+
+#[test]
+fn nothing_to_send_waits_the_long_period_even_when_half_full() {
+    let rig = Rig::new(vec![], Script::Accept, 1 << 20);
+    let now = super::core::Clock::now(&rig.clock);
+    // (Room the lanes keep reserved counts as held: half full with an empty batch must
+    // not make the reporter spin.)
+    assert_eq!(
+        rig.core.next_wake(now, true),
+        now + Duration::from_millis(2500)
+    );
+}
