@@ -208,6 +208,9 @@ impl Reporter {
             if self.counters.state() == State::Disabled {
                 return self.disable();
             }
+            // What the lanes hold now counts in when to wake: spans finished while the
+            // last report was sent are not left waiting for the long period.
+            self.take();
             let now = Instant::now();
             let half_full = self.spans.admission.half_full();
             let mut wake_at = self.core.next_wake(now, half_full);
