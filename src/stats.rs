@@ -151,12 +151,6 @@ impl Counters {
         counts
     }
 
-    /// Whether every span started has finished.
-    pub(crate) fn all_finished(&self) -> bool {
-        let stats = self.snapshot();
-        stats.finished >= stats.started
-    }
-
     pub(crate) fn snapshot(&self) -> Stats {
         // The outcomes are read before `finished`, so `pending` never goes negative.
         let delivered = self.delivered.load(Acquire);

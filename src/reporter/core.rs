@@ -150,6 +150,11 @@ impl Core {
 
     /// Whether a timer report is due: the max period passed, or half the buffer is taken
     /// and the min period passed, and no backoff is in force.
+    /// How many spans the batch holds.
+    pub(crate) fn batched(&self) -> usize {
+        self.batch.len()
+    }
+
     pub(crate) fn is_due(&self, now: Instant, half_full: bool) -> bool {
         if !self.has_work() || self.retry_at.is_some_and(|at| now < at) {
             return false;

@@ -215,9 +215,12 @@ impl Reporter {
             let half_full = self.spans.admission.half_full();
             let mut wake_at = self.core.next_wake(now, half_full);
             if let Some(since) = orphaned {
-                if self.counters.all_finished()
-                    || now.saturating_duration_since(since) >= self.last_report_timeout
-                {
+                // Every span finished, and each is in the batch (a span is counted
+                // finished a moment before its lane publishes it).
+                let stats = self.counters.snapshot();
+                let settled =
+                    stats.finished >= stats.started && stats.pending <= self.core.batched() as u64;
+                if settled || now.saturating_duration_since(since) >= self.last_report_timeout {
                     return self.last_report();
                 }
                 wake_at = wake_at.min(now + POLL);
