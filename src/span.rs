@@ -348,11 +348,12 @@ impl Tracer {
             };
         }
         let context_span_id = context.span_id;
+        // (The body first: if its tags panic, the context is still a plain value, dropped
+        // as the stack unwinds.)
         ActiveSpan {
             span: Span {
                 spans: Some(spans),
                 stage: Stage::Recording,
-                context: MaybeUninit::new(context),
                 body: MaybeUninit::new(Body::with_tags(
                     operation.into(),
                     parent,
@@ -367,6 +368,7 @@ impl Tracer {
                         std::mem::forget(undo);
                     },
                 )),
+                context: MaybeUninit::new(context),
             },
         }
     }
