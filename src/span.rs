@@ -456,11 +456,15 @@ impl fmt::Debug for Span {
 impl Span {
     #[inline]
     fn noop() -> Span {
-        Span {
-            spans: None,
-            stage: Stage::Noop,
-            context: MaybeUninit::uninit(),
-            body: MaybeUninit::uninit(),
+        let mut span = MaybeUninit::<Span>::uninit();
+        let at = span.as_mut_ptr();
+        // SAFETY: the two fields a no-op span reads are written; the others are
+        // `MaybeUninit`, valid uninitialised. (A struct literal has the compiler write a
+        // template over the whole record.)
+        unsafe {
+            std::ptr::addr_of_mut!((*at).spans).write(None);
+            std::ptr::addr_of_mut!((*at).stage).write(Stage::Noop);
+            span.assume_init()
         }
     }
 
@@ -856,9 +860,8 @@ pub struct ActiveSpan {
 
 impl ActiveSpan {
     #[doc(hidden)]
-    /// The guard `span!` returns before `init`. (Not inlined: inlined, its uninitialised
-    /// record gets written out in full at every `span!`.)
-    #[inline(never)]
+    /// The guard `span!` returns before `init`.
+    #[inline]
     pub fn __noop() -> ActiveSpan {
         ActiveSpan { span: Span::noop() }
     }
