@@ -8,30 +8,10 @@ mod common;
 
 use common::*;
 use lightstep::{ErrorKind, Event, FlushState};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-static SEEN: Mutex<Vec<Event>> = Mutex::new(Vec::new());
-
-fn recording() -> MutexGuard<'static, ()> {
-    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    lightstep::set_global_event_handler(|event| {
-        SEEN.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(event.clone());
-    });
-    settle(|| seen().len());
-    SEEN.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    guard
-}
-
-fn seen() -> Vec<Event> {
-    SEEN.lock().unwrap_or_else(|p| p.into_inner()).clone()
-}
-
 fn disabled_events() -> usize {
-    seen()
+    recorded()
         .iter()
         .filter(|e| matches!(e, Event::TracerDisabled))
         .count()
@@ -58,19 +38,19 @@ fn disable_drops_the_held_spans_and_everything_after() {
         "{:?}",
         tracer.stats()
     );
-    assert!(eventually(|| disabled_events() == 1), "{:?}", seen());
+    assert!(eventually(|| disabled_events() == 1), "{:?}", recorded());
 
     // Flush is refused, close has nothing to send: had `disable` kept the held spans,
     // close would deliver them now.
     let error = tracer.flush(WAIT).unwrap_err();
     assert!(matches!(error, lightstep::Error::Closed), "{error}");
     assert!(
-        eventually(|| seen().iter().any(|e| matches!(
+        eventually(|| recorded().iter().any(|e| matches!(
             e,
             Event::Error(e) if e.kind() == ErrorKind::Flush(FlushState::Disabled)
         ))),
         "{:?}",
-        seen()
+        recorded()
     );
     tracer.close(WAIT).expect("close after disable");
     std::thread::sleep(Duration::from_millis(200));
@@ -121,7 +101,7 @@ fn the_collector_disable_command_drops_the_spans_held_while_it_was_on_its_way() 
         .join()
         .expect("flush thread")
         .expect("the first report is accepted");
-    assert!(eventually(|| disabled_events() == 1), "{:?}", seen());
+    assert!(eventually(|| disabled_events() == 1), "{:?}", recorded());
     assert!(
         eventually(|| tracer.stats().dropped == 10 && tracer.stats().pending == 0),
         "{:?}",

@@ -8,14 +8,12 @@
 mod common;
 
 use common::faults::{closed_url, error_events, serial};
-use common::{TOKEN, WAIT};
+use common::{LoopbackServer, TOKEN, WAIT};
 use lightstep::proto::collector::ReportResponse;
 use lightstep::proto::google::rpc;
 use lightstep::{CollectorStatus, Error, ErrorKind, Options, Tracer};
 use prost::Message;
 use std::error::Error as _;
-use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// Every error of the chain that starts at `error`, as `Display` and `Debug` texts.
 fn chain_texts(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
@@ -36,60 +34,30 @@ fn assert_no_token(error: &(dyn std::error::Error + 'static)) {
 
 /// A collector that refuses every report with 401 and echoes the token it was sent in
 /// its answer: in `ReportResponse.errors` (LightStep) or the `google.rpc.Status` (OTLP).
-struct Echo {
-    addr: std::net::SocketAddr,
-    server: Arc<tiny_http::Server>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Echo {
-    fn start() -> Echo {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("listen"));
-        let addr = server.server_addr().to_ip().expect("an IP address");
-        let thread = {
-            let server = Arc::clone(&server);
-            std::thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    let token = request
-                        .headers()
-                        .iter()
-                        .find(|h| h.field.equiv("Lightstep-Access-Token"))
-                        .map(|h| h.value.to_string())
-                        .unwrap_or_default();
-                    let text = format!("invalid access token {token}");
-                    let body = if request.url().starts_with("/v1/traces") {
-                        rpc::Status {
-                            code: 16,
-                            message: text,
-                        }
-                        .encode_to_vec()
-                    } else {
-                        ReportResponse {
-                            errors: vec![text],
-                            ..Default::default()
-                        }
-                        .encode_to_vec()
-                    };
-                    let _ =
-                        request.respond(tiny_http::Response::from_data(body).with_status_code(401));
-                }
-            })
+fn echo() -> LoopbackServer {
+    LoopbackServer::start(|request| {
+        let token = request
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Lightstep-Access-Token"))
+            .map(|h| h.value.to_string())
+            .unwrap_or_default();
+        let text = format!("invalid access token {token}");
+        let body = if request.url().starts_with("/v1/traces") {
+            rpc::Status {
+                code: 16,
+                message: text,
+            }
+            .encode_to_vec()
+        } else {
+            ReportResponse {
+                errors: vec![text],
+                ..Default::default()
+            }
+            .encode_to_vec()
         };
-        Echo {
-            addr,
-            server,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+        let _ = request.respond(tiny_http::Response::from_data(body).with_status_code(401));
+    })
 }
 
 #[test]
@@ -155,7 +123,7 @@ fn errors_stay_clone_and_comparable_and_share_their_source() {
 #[test]
 fn a_collector_echoing_the_token_never_gets_it_shown() {
     let _guard = serial();
-    let echo = Echo::start();
+    let echo = echo();
     for otlp in [false, true] {
         let mut options = Options::new(TOKEN).collector_url(format!("http://{}", echo.addr));
         if otlp {

@@ -9,29 +9,7 @@ use common::*;
 use lightstep::{ErrorKind, Event, FlushState, Options, Tracer};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-static SEEN: Mutex<Vec<Event>> = Mutex::new(Vec::new());
-
-/// Takes the test lock and starts recording events afresh.
-fn recording() -> MutexGuard<'static, ()> {
-    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    lightstep::set_global_event_handler(|event| {
-        SEEN.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(event.clone());
-    });
-    // Events of earlier tests' tracers may still be on their way: let them land first.
-    settle(|| SEEN.lock().unwrap_or_else(|p| p.into_inner()).len());
-    SEEN.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    guard
-}
-
-fn seen() -> Vec<Event> {
-    SEEN.lock().unwrap_or_else(|p| p.into_inner()).clone()
-}
 
 fn assert_no_token_in(events: &[Event]) {
     for event in events {
@@ -69,7 +47,7 @@ fn status_reports_carry_the_dropped_count() {
     assert_eq!(stats.delivered + stats.dropped, 50, "{stats:?}");
     let sums = || {
         let (mut sent, mut dropped) = (0, 0);
-        for event in seen() {
+        for event in recorded() {
             if let Event::StatusReport(report) = event {
                 if report.start_time() < began {
                     continue;
@@ -86,7 +64,7 @@ fn status_reports_carry_the_dropped_count() {
         sums()
     );
     assert_eq!(collector.spans().len() as u64, stats.delivered);
-    assert_no_token_in(&seen());
+    assert_no_token_in(&recorded());
 }
 
 #[test]
@@ -108,11 +86,11 @@ fn an_unreachable_collector_is_an_error_event_and_close_stays_bounded() {
         "close took {took:?}"
     );
     let connection_error = || {
-        seen()
+        recorded()
             .iter()
             .any(|e| matches!(e, Event::Error(e) if e.kind() == ErrorKind::Connection))
     };
-    assert!(eventually(connection_error), "{:?}", seen());
+    assert!(eventually(connection_error), "{:?}", recorded());
     let stats = tracer.stats();
     assert_eq!(
         (
@@ -123,7 +101,7 @@ fn an_unreachable_collector_is_an_error_event_and_close_stays_bounded() {
         ),
         (1, 0, 1, 0)
     );
-    assert_no_token_in(&seen());
+    assert_no_token_in(&recorded());
 }
 
 #[test]
@@ -165,7 +143,7 @@ fn a_401_is_an_error_event_and_the_spans_are_kept_for_retry() {
     tracer.span("refused").start().finish();
     let error = tracer.flush(WAIT).expect_err("401 is a failure");
     assert!(error.to_string().contains("401"), "{error}");
-    assert!(eventually(|| seen().iter().any(
+    assert!(eventually(|| recorded().iter().any(
         |e| matches!(e, Event::Error(e) if e.kind() == ErrorKind::Flush(FlushState::Report))
     )));
     assert_eq!(tracer.stats().pending, 1);
@@ -176,7 +154,7 @@ fn a_401_is_an_error_event_and_the_spans_are_kept_for_retry() {
     let statuses: Vec<u16> = collector.reports().iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![401, 200]);
     assert_eq!(collector.spans().len(), 1);
-    assert_no_token_in(&seen());
+    assert_no_token_in(&recorded());
 }
 
 #[test]
@@ -186,7 +164,7 @@ fn the_disable_command_stops_the_tracer() {
     collector.send_disable();
     tracer.span("before").start().finish();
     tracer.flush(WAIT).expect("flush");
-    assert!(eventually(|| seen()
+    assert!(eventually(|| recorded()
         .iter()
         .any(|e| matches!(e, Event::TracerDisabled))));
     tracer.span("after").start().finish();
@@ -202,7 +180,7 @@ fn a_missing_component_name_is_reported() {
     let collector = lightstep::collector::LocalCollector::start().expect("collector");
     let _tracer = Tracer::new(Options::new(TOKEN).collector_url(collector.url())).expect("tracer");
     let names = || -> Vec<String> {
-        seen()
+        recorded()
             .iter()
             .filter_map(|e| match e {
                 Event::MissingService(m) => Some(m.default_name().to_owned()),
@@ -242,19 +220,15 @@ fn a_panicking_handler_does_not_stop_reporting() {
         STATUS_REPORTS.load(SeqCst)
     );
     // And the next handler still gets them.
-    lightstep::set_global_event_handler(|event| {
-        SEEN.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(event.clone());
-    });
+    record_events();
     tracer.span("after").start().finish();
     tracer.flush(WAIT).expect("flush");
     assert!(
-        eventually(|| seen()
+        eventually(|| recorded()
             .iter()
             .any(|e| matches!(e, Event::StatusReport(r) if r.sent_spans() == 1))),
         "{:?}",
-        seen()
+        recorded()
     );
 }
 
@@ -311,7 +285,7 @@ fn oversized_baggage_keeps_the_trace_and_is_reported() {
     assert!(context.baggage().is_empty());
 
     let dropped = || -> Vec<(String, usize, usize, String)> {
-        seen()
+        recorded()
             .iter()
             .filter_map(|e| match e {
                 Event::BaggageDropped(b) => Some((
@@ -345,7 +319,7 @@ fn oversized_baggage_keeps_the_trace_and_is_reported() {
         )
     );
     assert_eq!(events[2].0, "tracecontext");
-    let text = seen()
+    let text = recorded()
         .iter()
         .find(|e| matches!(e, Event::BaggageDropped(_)))
         .map(ToString::to_string)
@@ -381,7 +355,7 @@ fn non_finite_tags_are_converted_and_reported() {
     }
     assert_eq!(tag(&span.tags, "finite"), Some(&V::DoubleValue(1.5)));
     let unsupported = || -> Vec<(String, String)> {
-        seen()
+        recorded()
             .iter()
             .filter_map(|e| match e {
                 Event::UnsupportedValue(v) => Some((v.key().to_owned(), v.sent_as().to_owned())),

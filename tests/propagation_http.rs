@@ -3,13 +3,14 @@
 //! them and continues the trace, and both report to a local collector, which must see the
 //! server's span as a child of the client's.
 
+mod common;
+
+use common::LoopbackServer;
 use lightstep::collector::LocalCollector;
 use lightstep::proto::collector::Span as ReportedSpan;
 use lightstep::{Options, Propagator, SpanContext, Tracer};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,39 +27,8 @@ fn tracer(collector: &LocalCollector, name: &str, propagators: &[Propagator]) ->
 
 /// The server of the example: extracts the caller's context from the request headers and
 /// opens a child span; answers with what it extracted, or 400 for a corrupt carrier.
-struct Server {
-    addr: SocketAddr,
-    server: Arc<tiny_http::Server>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(tracer: Tracer) -> Server {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("listen"));
-        let addr = server.server_addr().to_ip().expect("an IP address");
-        let thread = {
-            let server = Arc::clone(&server);
-            std::thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    handle(request, &tracer);
-                }
-            })
-        };
-        Server {
-            addr,
-            server,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            thread.join().expect("the server thread ends");
-        }
-    }
+fn server(tracer: Tracer) -> LoopbackServer {
+    LoopbackServer::start(move |request| handle(request, &tracer))
 }
 
 fn handle(request: tiny_http::Request, tracer: &Tracer) {
@@ -164,7 +134,7 @@ fn the_server_span_is_a_child_of_the_client_span_in_every_format() {
         let collector = LocalCollector::start().unwrap();
         let client = tracer(&collector, "client", client_stack);
         let server_tracer = tracer(&collector, "server", server_stack);
-        let server = Server::start(server_tracer.clone());
+        let server = server(server_tracer.clone());
 
         let mut span = client.span("client").tag("span.kind", "client").start();
         span.set_baggage_item("user", "alice");
@@ -220,7 +190,7 @@ fn a_128_bit_trace_id_crosses_in_b3_and_w3c() {
         let collector = LocalCollector::start().unwrap();
         let client = tracer(&collector, "client", &[propagator]);
         let server_tracer = tracer(&collector, "server", &[propagator]);
-        let server = Server::start(server_tracer.clone());
+        let server = server(server_tracer.clone());
         // A caller upstream of the client used a 128-bit trace id.
         let upstream = SpanContext::new(0x8448eb211c80319c, 0xb7ad6b7169203331)
             .with_trace_id_high(0x0af7651916cd43dd);
@@ -251,7 +221,7 @@ fn an_unsampled_caller_is_honoured_and_counted_apart() {
         let collector = LocalCollector::start().unwrap();
         let client = tracer(&collector, "client", &[propagator]);
         let server_tracer = tracer(&collector, "server", &[propagator]);
-        let server = Server::start(server_tracer.clone());
+        let server = server(server_tracer.clone());
         let upstream = SpanContext::new(0x5eed, 0x1).with_sampled(false);
         let span = client.span("client").child_of(&upstream).start();
         assert!(!span.is_recording());
@@ -297,7 +267,7 @@ fn the_server_answers_a_corrupt_carrier_with_a_clear_error_and_roots_a_bare_requ
     let collector = LocalCollector::start().unwrap();
     let client = tracer(&collector, "client", &[Propagator::LightStep]);
     let server_tracer = tracer(&collector, "server", &[Propagator::LightStep]);
-    let server = Server::start(server_tracer.clone());
+    let server = server(server_tracer.clone());
 
     let (status, answer) = call(
         server.addr,

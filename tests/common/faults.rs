@@ -7,11 +7,8 @@ use lightstep::collector::{Fault, LocalCollector, ReceivedReport};
 use lightstep::{Error, ErrorKind, Event, Options, Stats, Tracer};
 use std::collections::HashSet;
 use std::net::TcpListener;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-static EVENTS: Mutex<Vec<Event>> = Mutex::new(Vec::new());
 
 pub const FLUSH_TIMEOUT: Duration = Duration::from_millis(400);
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -31,21 +28,11 @@ pub enum Wire {
 /// Takes the lock that runs these tests one at a time (the event handler is
 /// process-wide) and starts recording events afresh.
 pub fn serial() -> MutexGuard<'static, ()> {
-    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    lightstep::set_global_event_handler(|event| {
-        EVENTS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(event.clone());
-    });
-    // Events of earlier tests' tracers may still be on their way: let them land first.
-    settle(|| EVENTS.lock().unwrap_or_else(|p| p.into_inner()).len());
-    EVENTS.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    guard
+    recording()
 }
 
 pub fn events() -> Vec<Event> {
-    EVENTS.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    recorded()
 }
 
 pub fn error_events() -> Vec<lightstep::ErrorEvent> {

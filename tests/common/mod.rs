@@ -1,12 +1,16 @@
-//! Helpers shared by the integration tests: a tracer wired to a local collector, and
-//! look-ups into what the collector received.
+//! Helpers shared by the integration tests: a tracer wired to a local collector,
+//! look-ups into what the collector received, a recorder of the tracer's events, and a
+//! small HTTP server on loopback.
 #![allow(dead_code)]
 
 pub mod faults;
 
 use lightstep::collector::LocalCollector;
 use lightstep::proto::collector::{key_value::Value as V, KeyValue, Span};
-use lightstep::{Options, Tracer};
+use lightstep::{Event, Options, Tracer};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub const TOKEN: &str = "test-token-5f2c9e";
@@ -94,5 +98,74 @@ pub fn settle(count: impl Fn() -> usize) {
             "the count never settled within {WAIT:?} (last {last}, now {now})"
         );
         last = now;
+    }
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+static EVENTS: Mutex<Vec<Event>> = Mutex::new(Vec::new());
+
+/// Takes the lock that runs the tests reading events one at a time (the event handler
+/// is process-wide) and starts recording events afresh.
+pub fn recording() -> MutexGuard<'static, ()> {
+    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    record_events();
+    // Events of earlier tests' tracers may still be on their way: let them land first.
+    settle(|| recorded().len());
+    EVENTS.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    guard
+}
+
+/// Installs the handler that records every event (`recording` does, first).
+pub fn record_events() {
+    lightstep::set_global_event_handler(|event| {
+        EVENTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(event.clone());
+    });
+}
+
+/// The events recorded since `recording`.
+pub fn recorded() -> Vec<Event> {
+    EVENTS.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// An HTTP server on a free loopback port, answering each request with `handle` on a
+/// thread of its own; stopped (and its thread joined) when dropped.
+pub struct LoopbackServer {
+    pub addr: SocketAddr,
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LoopbackServer {
+    pub fn start(mut handle: impl FnMut(tiny_http::Request) + Send + 'static) -> LoopbackServer {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("listen"));
+        let addr = server.server_addr().to_ip().expect("an IP address");
+        let thread = {
+            let server = Arc::clone(&server);
+            std::thread::spawn(move || {
+                for request in server.incoming_requests() {
+                    handle(request);
+                }
+            })
+        };
+        LoopbackServer {
+            addr,
+            server,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LoopbackServer {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let joined = thread.join();
+            if !std::thread::panicking() {
+                joined.expect("the server thread ends");
+            }
+        }
     }
 }
