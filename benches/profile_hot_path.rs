@@ -4,7 +4,7 @@
 //! told to measure alone (`benches/profile.sh`, run by `make profile`). Not run by
 //! `cargo bench` (`bench = false`).
 //!
-//! `profile_hot_path [N] [builder|macro|noop|otel|fastrace]` (default 200 000, builder)
+//! `profile_hot_path [N] [builder|nested|macro|noop|otel|fastrace]` (default 200 000, builder)
 
 mod common;
 
@@ -29,6 +29,15 @@ fn profiled_builder(tracer: &Tracer, n: u64) {
 fn profiled_macro(n: u64) {
     for _ in 0..n {
         let _span = lightstep::span!("hot", "component" => "bench", "attempt" => 42);
+    }
+}
+
+#[inline(never)]
+fn profiled_nested(tracer: &Tracer, n: u64) {
+    for _ in 0..n.div_ceil(3) {
+        let _a = tracer.span("level.1").start_active();
+        let _b = tracer.span("level.2").start_active();
+        let _c = tracer.span("level.3").start_active();
     }
 }
 
@@ -88,6 +97,17 @@ fn main() {
             );
             outcome = format!("{:?}", ours.finish());
         }
+        "nested" => {
+            let ours = Ours::hot();
+            // (Chunks of whole nests: three spans an iteration.)
+            timed = common::paced(
+                n,
+                CHUNK - CHUNK % 3,
+                |c| profiled_nested(&ours.tracer, c),
+                || ours.flush(),
+            );
+            outcome = format!("{:?}", ours.finish());
+        }
         "macro" => {
             common::init_global();
             timed = common::paced(n, CHUNK, profiled_macro, common::flush_global);
@@ -111,7 +131,7 @@ fn main() {
             timed = common::paced(n, CHUNK, profiled_fastrace, fast::flush);
             outcome = format!("reported {}", fast::reported());
         }
-        other => panic!("unknown mode {other}: builder, macro, noop, otel or fastrace"),
+        other => panic!("unknown mode {other}: builder, nested, macro, noop, otel or fastrace"),
     }
     let faults = thread_minor_faults() - faults;
     eprintln!(

@@ -1,60 +1,267 @@
 //! The per-thread stack of active spans, which gives new spans their implicit parent.
+//!
+//! The stack holds the ids and flags of each active span in a fixed array of plain
+//! values (a thread-local without a destructor, so reaching it costs no check), and
+//! spills to a vector past [`INLINE`] levels. The rare parts of a context (baggage and
+//! `tracestate`) are kept aside, keyed by span id, and only for the spans that have them.
 
-use crate::context::SpanContext;
-use std::cell::RefCell;
+use crate::context::{Baggage, SpanContext};
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::sync::Arc;
+
+/// Levels held without the heap.
+const INLINE: usize = 16;
+
+/// An active span, without its shared parts.
+#[derive(Clone, Copy)]
+struct Entry {
+    trace_id_high: u64,
+    trace_id: u64,
+    span_id: u64,
+    sampled: bool,
+    random_trace_id: bool,
+    /// Whether its baggage or `tracestate` is kept in `SHARED`.
+    shared: bool,
+}
+
+const EMPTY: Entry = Entry {
+    trace_id_high: 0,
+    trace_id: 0,
+    span_id: 0,
+    sampled: false,
+    random_trace_id: false,
+    shared: false,
+};
+
+impl Entry {
+    #[inline]
+    fn of(context: &SpanContext) -> Entry {
+        Entry {
+            trace_id_high: context.trace_id_high,
+            trace_id: context.trace_id,
+            span_id: context.span_id,
+            sampled: context.sampled,
+            random_trace_id: context.random_trace_id,
+            shared: context.baggage.is_some() || context.tracestate.is_some(),
+        }
+    }
+}
+
+/// The first `INLINE` levels. Only this thread reaches it, and no reference into it
+/// outlives a call of this module.
+struct Inline {
+    len: Cell<usize>,
+    entries: UnsafeCell<[Entry; INLINE]>,
+}
+
+/// The shared parts of an active context that has them.
+struct Shared {
+    span_id: u64,
+    baggage: Option<Arc<Baggage>>,
+    tracestate: Option<Arc<str>>,
+}
 
 thread_local! {
-    static STACK: RefCell<Vec<SpanContext>> = const { RefCell::new(Vec::new()) };
+    static STACK: Inline = const {
+        Inline { len: Cell::new(0), entries: UnsafeCell::new([EMPTY; INLINE]) }
+    };
+    /// The levels past `INLINE`, in order.
+    static DEEP: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+    static SHARED: RefCell<Vec<Shared>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Reads level `i` (below the stack's length).
+#[inline(never)]
+fn get(stack: &Inline, i: usize) -> Option<Entry> {
+    if i < INLINE {
+        // SAFETY: this thread's own array, not borrowed elsewhere (see `Inline`).
+        Some(unsafe { (*stack.entries.get())[i] })
+    } else {
+        DEEP.try_with(|deep| deep.borrow().get(i - INLINE).copied())
+            .ok()
+            .flatten()
+    }
+}
+
+/// Writes level `i` (at most the stack's length).
+#[inline(never)]
+fn set(stack: &Inline, i: usize, entry: Entry) {
+    if i < INLINE {
+        // SAFETY: as in `get`.
+        unsafe { (*stack.entries.get())[i] = entry };
+    } else {
+        let _ = DEEP.try_with(|deep| {
+            let mut deep = deep.borrow_mut();
+            let at = i - INLINE;
+            deep.truncate(at);
+            deep.push(entry);
+        });
+    }
 }
 
 /// The innermost active span of this thread.
 #[inline]
 pub(crate) fn current() -> Option<SpanContext> {
-    STACK
-        .try_with(|stack| stack.borrow().last().cloned())
-        .ok()
-        .flatten()
+    let entry = STACK.with(|stack| match stack.len.get() {
+        0 => None,
+        // SAFETY: as in `get`.
+        len @ 1..=INLINE => Some(unsafe { (*stack.entries.get())[len - 1] }),
+        len => get(stack, len - 1),
+    })?;
+    let mut context = SpanContext::from_ids(
+        entry.trace_id_high,
+        entry.trace_id,
+        entry.span_id,
+        entry.sampled,
+    );
+    context.random_trace_id = entry.random_trace_id;
+    if entry.shared {
+        add_shared(&mut context);
+    }
+    Some(context)
+}
+
+#[cold]
+fn add_shared(context: &mut SpanContext) {
+    let _ = SHARED.try_with(|shared| {
+        if let Some(found) = shared
+            .borrow()
+            .iter()
+            .rev()
+            .find(|s| s.span_id == context.span_id)
+        {
+            context.baggage = found.baggage.clone();
+            context.tracestate = found.tracestate.clone();
+        }
+    });
 }
 
 /// Makes `context` the thread's active span.
 #[inline]
-pub(crate) fn push(context: SpanContext) {
-    let _ = STACK.try_with(|stack| {
-        let mut stack = stack.borrow_mut();
-        if stack.capacity() == 0 {
-            // Room for the usual depth at once, not a growth per level.
-            stack.reserve(16);
+pub(crate) fn push(context: &SpanContext) {
+    let entry = Entry::of(context);
+    if entry.shared {
+        keep_shared(context);
+    }
+    STACK.with(|stack| {
+        let len = stack.len.get();
+        if len < INLINE {
+            // SAFETY: as in `get`.
+            unsafe { (*stack.entries.get())[len] = entry };
+        } else {
+            set(stack, len, entry);
         }
-        stack.push(context);
+        stack.len.set(len + 1);
+    });
+}
+
+/// Keeps (or replaces) the shared parts of `context`.
+#[cold]
+fn keep_shared(context: &SpanContext) {
+    let _ = SHARED.try_with(|shared| {
+        let mut shared = shared.borrow_mut();
+        let parts = Shared {
+            span_id: context.span_id,
+            baggage: context.baggage.clone(),
+            tracestate: context.tracestate.clone(),
+        };
+        match shared
+            .iter_mut()
+            .rev()
+            .find(|s| s.span_id == context.span_id)
+        {
+            Some(slot) => *slot = parts,
+            None => shared.push(parts),
+        }
+    });
+}
+
+#[cold]
+fn forget_shared(span_id: u64) {
+    let _ = SHARED.try_with(|shared| {
+        let mut shared = shared.borrow_mut();
+        if let Some(i) = shared.iter().rposition(|s| s.span_id == span_id) {
+            shared.remove(i);
+        }
     });
 }
 
 /// Replaces the entry for `context.span_id` in place (after its baggage changed).
 pub(crate) fn update(context: &SpanContext) {
-    let _ = STACK.try_with(|stack| {
-        let mut stack = stack.borrow_mut();
-        if let Some(entry) = stack
-            .iter_mut()
+    STACK.with(|stack| {
+        let len = stack.len.get();
+        if let Some(i) = (0..len)
             .rev()
-            .find(|c| c.span_id == context.span_id)
+            .find(|&i| get(stack, i).is_some_and(|e| e.span_id == context.span_id))
         {
-            *entry = context.clone();
+            let entry = Entry::of(context);
+            if entry.shared {
+                keep_shared(context);
+            }
+            set_in_place(stack, i, entry);
         }
     });
+}
+
+/// Writes level `i` of a stack that keeps its length.
+#[inline(never)]
+fn set_in_place(stack: &Inline, i: usize, entry: Entry) {
+    if i < INLINE {
+        set(stack, i, entry);
+    } else {
+        let _ = DEEP.try_with(|deep| {
+            if let Some(slot) = deep.borrow_mut().get_mut(i - INLINE) {
+                *slot = entry;
+            }
+        });
+    }
 }
 
 /// Removes the entry for `span_id`, wherever it is: guards dropped out of order leave the
 /// rest of the stack as it was.
 #[inline]
 pub(crate) fn remove(span_id: u64) {
-    let _ = STACK.try_with(|stack| {
-        let mut stack = stack.borrow_mut();
-        if stack.last().is_some_and(|top| top.span_id == span_id) {
-            stack.pop();
-        } else if let Some(i) = stack.iter().rposition(|c| c.span_id == span_id) {
-            stack.remove(i);
+    STACK.with(|stack| {
+        let len = stack.len.get();
+        if len == 0 {
+            return;
         }
+        if len <= INLINE {
+            // SAFETY: as in `get`.
+            let top = unsafe { (*stack.entries.get())[len - 1] };
+            if top.span_id == span_id {
+                stack.len.set(len - 1);
+                if top.shared {
+                    forget_shared(span_id);
+                }
+                return;
+            }
+        }
+        remove_slow(stack, len, span_id);
     });
+}
+
+/// Removes `span_id` from below the top, or from a stack past `INLINE` levels.
+#[cold]
+fn remove_slow(stack: &Inline, len: usize, span_id: u64) {
+    let Some(i) = (0..len)
+        .rev()
+        .find(|&i| get(stack, i).is_some_and(|e| e.span_id == span_id))
+    else {
+        return;
+    };
+    if get(stack, i).is_some_and(|e| e.shared) {
+        forget_shared(span_id);
+    }
+    for j in i..len - 1 {
+        if let Some(next) = get(stack, j + 1) {
+            set_in_place(stack, j, next);
+        }
+    }
+    if len - 1 >= INLINE {
+        let _ = DEEP.try_with(|deep| deep.borrow_mut().truncate(len - 1 - INLINE));
+    }
+    stack.len.set(len - 1);
 }
 
 #[cfg(test)]
@@ -63,9 +270,9 @@ mod tests {
 
     #[test]
     fn out_of_order_removal_keeps_the_rest() {
-        push(SpanContext::new(1, 10));
-        push(SpanContext::new(1, 20));
-        push(SpanContext::new(1, 30));
+        push(&SpanContext::new(1, 10));
+        push(&SpanContext::new(1, 20));
+        push(&SpanContext::new(1, 30));
         remove(20);
         assert_eq!(current().map(|c| c.span_id), Some(30));
         remove(30);
@@ -73,5 +280,64 @@ mod tests {
         remove(10);
         assert!(current().is_none());
         remove(99); // unknown ids are ignored
+    }
+
+    #[test]
+    fn a_deep_stack_spills_and_unwinds_in_any_order() {
+        let depth = 3 * INLINE as u64;
+        for id in 1..=depth {
+            push(&SpanContext::new(7, id));
+        }
+        assert_eq!(current().map(|c| c.span_id), Some(depth));
+        // One from the array, one from the spill, then the rest from the top down.
+        remove(5);
+        remove(INLINE as u64 + 5);
+        let mut seen = Vec::new();
+        while let Some(top) = current() {
+            seen.push(top.span_id);
+            remove(top.span_id);
+        }
+        let expected: Vec<u64> = (1..=depth)
+            .rev()
+            .filter(|&id| id != 5 && id != INLINE as u64 + 5)
+            .collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn baggage_and_tracestate_come_back_with_their_span() {
+        let mut outer = SpanContext::new(1, 10);
+        outer.set_baggage_item("tenant".into(), "acme".into());
+        outer.tracestate = Some(Arc::from("vendor=1"));
+        push(&outer);
+        let inner = SpanContext::new(1, 11);
+        push(&inner);
+        let top = current().expect("inner");
+        assert!(top.baggage.is_none() && top.tracestate.is_none());
+        remove(11);
+        let top = current().expect("outer");
+        assert_eq!(top.baggage_item("tenant"), Some("acme"));
+        assert_eq!(top.tracestate.as_deref(), Some("vendor=1"));
+        // Changed baggage replaces the kept one.
+        outer.set_baggage_item("tenant".into(), "other".into());
+        update(&outer);
+        assert_eq!(
+            current().expect("outer").baggage_item("tenant"),
+            Some("other")
+        );
+        remove(10);
+        assert!(current().is_none());
+        assert_eq!(SHARED.with(|shared| shared.borrow().len()), 0);
+    }
+
+    #[test]
+    fn a_context_that_gains_baggage_while_active_keeps_it() {
+        let mut context = SpanContext::new(2, 20);
+        push(&context);
+        context.set_baggage_item("k".into(), "v".into());
+        update(&context);
+        assert_eq!(current().expect("active").baggage_item("k"), Some("v"));
+        remove(20);
+        assert_eq!(SHARED.with(|shared| shared.borrow().len()), 0);
     }
 }

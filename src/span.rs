@@ -227,25 +227,30 @@ impl<'t> SpanBuilder<'t> {
 
     /// Starts the span, made the thread's active span first if `active` (so that an
     /// `ActiveSpan` is built in place around it).
-    #[inline]
+    #[inline(always)]
     fn start_as(self, active: bool) -> Span {
-        match self.tracer.inner() {
-            Some(inner) => self.start_recording(inner.spans, active),
-            None => Span::noop(),
-        }
-    }
-
-    #[inline]
-    fn start_recording(self, spans: &'static Handoff, active: bool) -> Span {
+        // (Taken apart first: passing the whole builder on would copy all of it.)
+        let SpanBuilder {
+            tracer,
+            operation,
+            body,
+            parent,
+            start,
+            no_parent,
+        } = self;
+        let Some(inner) = tracer.inner() else {
+            return Span::noop();
+        };
+        let spans = inner.spans;
         spans.count_started();
-        let (context, implicit) = context_for(self.parent, self.no_parent);
+        let (context, implicit) = context_for(parent, no_parent);
         if active {
-            active::push(context.clone());
+            active::push(&context);
         }
         if !context.sampled {
             return Span::unsampled(spans, context);
         }
-        let start = match self.start {
+        let start = match start {
             Some(time) => Moment::Wall(time),
             None => Moment::now(),
         };
@@ -253,9 +258,9 @@ impl<'t> SpanBuilder<'t> {
             spans: Some(spans),
             stage: Stage::Recording,
             context: MaybeUninit::new(context),
-            body: MaybeUninit::new(match self.body {
+            body: MaybeUninit::new(match body {
                 // (Written straight into the span: the usual case, no moves.)
-                None => Body::new(self.operation, implicit, start),
+                None => Body::new(operation, implicit, start),
                 Some(mut body) => {
                     if implicit.is_some() {
                         body.parent = implicit;
@@ -341,7 +346,7 @@ impl Tracer {
         let spans = inner.spans;
         spans.count_started();
         let (context, parent) = context_for(None, false);
-        active::push(context.clone());
+        active::push(&context);
         if !context.sampled {
             return ActiveSpan {
                 span: Span::unsampled(spans, context),

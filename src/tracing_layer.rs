@@ -256,7 +256,7 @@ where
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         if let Some(context) = context_of(&ctx, id) {
-            active::push(context);
+            active::push(&context);
         }
     }
 
