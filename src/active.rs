@@ -258,7 +258,7 @@ fn remove_slow(stack: &Inline, len: usize, span_id: u64) {
             set_in_place(stack, j, next);
         }
     }
-    if len - 1 >= INLINE {
+    if len > INLINE {
         let _ = DEEP.try_with(|deep| deep.borrow_mut().truncate(len - 1 - INLINE));
     }
     stack.len.set(len - 1);

@@ -6,42 +6,99 @@
 //! allocation; everything else (owned strings, more tags, logs, more references) goes to
 //! one boxed [`Extension`], made on first need.
 
-use crate::context::SpanContext;
-use crate::record::{cow_heap, field_heap, Field, LogRecord, Moment, Reference, SpanRecord, Tags};
+use crate::context::{Baggage, SpanContext};
+use crate::record::{
+    cow_heap, field_heap, Field, LogRecord, Moment, Reference, SpanRecord, Stamp, Tags,
+};
 use crate::Value;
 use std::borrow::Cow;
+use std::fmt;
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::sync::Arc;
 
 /// How many tags a span keeps inline.
 const INLINE_TAGS: usize = 3;
 
-/// A tag value that needs no heap: what most tags hold.
-#[derive(Debug, Clone, Copy)]
-enum Inline {
-    Str(&'static str),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
+/// A tag value that needs no heap (what most tags hold), in 16 bytes: a static string's
+/// address and length, or a number's bits.
+#[derive(Clone, Copy)]
+struct Inline {
+    word: Word,
+    len: u32,
+    kind: Kind,
 }
 
+#[derive(Clone, Copy)]
+union Word {
+    text: *const u8,
+    bits: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Str,
+    Int,
+    Float,
+    Bool,
+}
+
+// SAFETY: an `Inline` holds either plain bits or the address of a `&'static str`, which
+// any thread may read.
+unsafe impl Send for Inline {}
+// SAFETY: as above.
+unsafe impl Sync for Inline {}
+
 impl Inline {
+    const EMPTY: Inline = Inline {
+        word: Word { bits: 0 },
+        len: 0,
+        kind: Kind::Bool,
+    };
+
     #[inline]
     fn of(value: &Value) -> Option<Inline> {
-        match value {
-            Value::String(Cow::Borrowed(text)) => Some(Inline::Str(text)),
-            Value::Int(n) => Some(Inline::Int(*n)),
-            Value::Float(x) => Some(Inline::Float(*x)),
-            Value::Bool(b) => Some(Inline::Bool(*b)),
-            Value::String(Cow::Owned(_)) | Value::Json(_) => None,
-        }
+        let (word, len, kind) = match value {
+            Value::String(Cow::Borrowed(text)) => (
+                Word {
+                    text: text.as_ptr(),
+                },
+                u32::try_from(text.len()).ok()?,
+                Kind::Str,
+            ),
+            Value::Int(n) => (Word { bits: *n as u64 }, 0, Kind::Int),
+            Value::Float(x) => (Word { bits: x.to_bits() }, 0, Kind::Float),
+            Value::Bool(b) => (
+                Word {
+                    bits: u64::from(*b),
+                },
+                0,
+                Kind::Bool,
+            ),
+            Value::String(Cow::Owned(_)) | Value::Json(_) => return None,
+        };
+        Some(Inline { word, len, kind })
     }
 
     fn value(self) -> Value {
-        match self {
-            Inline::Str(text) => Value::String(Cow::Borrowed(text)),
-            Inline::Int(n) => Value::Int(n),
-            Inline::Float(x) => Value::Float(x),
-            Inline::Bool(b) => Value::Bool(b),
+        // SAFETY: the field read is the one `of` wrote for this kind; a `Str` is the
+        // address and length of a `&'static str`.
+        unsafe {
+            match self.kind {
+                Kind::Str => Value::String(Cow::Borrowed(std::str::from_utf8_unchecked(
+                    std::slice::from_raw_parts(self.word.text, self.len as usize),
+                ))),
+                Kind::Int => Value::Int(self.word.bits as i64),
+                Kind::Float => Value::Float(f64::from_bits(self.word.bits)),
+                Kind::Bool => Value::Bool(self.word.bits != 0),
+            }
         }
+    }
+}
+
+impl fmt::Debug for Inline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.value().fmt(f)
     }
 }
 
@@ -57,6 +114,10 @@ pub(crate) struct Extension {
     pub(crate) dropped_logs: u64,
     /// The heap bytes of the strings of the tags and logs, counted as they arrive.
     heap: usize,
+    /// The span's baggage and `tracestate`, moved here at the finish (the record keeps
+    /// only the ids of its context).
+    baggage: Option<Arc<Baggage>>,
+    tracestate: Option<Arc<str>>,
 }
 
 impl Extension {
@@ -76,8 +137,8 @@ pub(crate) struct Body {
     pub(crate) operation: Cow<'static, str>,
     /// The first reference (almost always the only one).
     pub(crate) parent: Option<Reference>,
-    pub(crate) start: Moment,
-    pub(crate) finish: Moment,
+    pub(crate) start: Stamp,
+    pub(crate) finish: Stamp,
     keys: [&'static str; INLINE_TAGS],
     values: [Inline; INLINE_TAGS],
     inline: u8,
@@ -94,10 +155,10 @@ impl Body {
         Body {
             operation,
             parent,
-            start,
-            finish: start,
+            start: Stamp::of(start),
+            finish: Stamp::of(start),
             keys: [""; INLINE_TAGS],
-            values: [Inline::Bool(false); INLINE_TAGS],
+            values: [Inline::EMPTY; INLINE_TAGS],
             inline: 0,
             extension: None,
         }
@@ -173,32 +234,99 @@ impl Body {
     }
 }
 
-/// A finished span on its way to the reporter: its context and its body.
+/// A finished span on its way to the reporter: the ids of its context and its body.
 #[derive(Debug)]
 pub(crate) struct CompactRecord {
-    pub(crate) context: SpanContext,
+    trace_id_high: u64,
+    trace_id: u64,
+    span_id: u64,
+    sampled: bool,
+    random_trace_id: bool,
     pub(crate) body: Body,
 }
 
 impl CompactRecord {
+    /// The record of a span of `context` (its baggage and `tracestate`, if any, move to
+    /// the body's extension).
+    #[inline]
+    pub(crate) fn new(context: &SpanContext, mut body: Body) -> CompactRecord {
+        if has_shared(context) {
+            keep_shared(&mut body, context);
+        }
+        CompactRecord {
+            trace_id_high: context.trace_id_high,
+            trace_id: context.trace_id,
+            span_id: context.span_id,
+            sampled: context.sampled,
+            random_trace_id: context.random_trace_id,
+            body,
+        }
+    }
+
+    /// Writes the record of a span of `context` and `body` into `slot`, moving the body
+    /// (as `new` does, without building the record elsewhere first).
+    ///
+    /// # Safety
+    ///
+    /// `body` is valid for reads and is not used (nor dropped) by its owner afterwards.
+    #[inline(always)]
+    pub(crate) unsafe fn write(
+        slot: &mut MaybeUninit<CompactRecord>,
+        context: &SpanContext,
+        body: *const Body,
+    ) {
+        let at = slot.as_mut_ptr();
+        // SAFETY: every field of the slot is written once, from valid values; the body is
+        // moved in (this function's contract).
+        unsafe {
+            ptr::addr_of_mut!((*at).trace_id_high).write(context.trace_id_high);
+            ptr::addr_of_mut!((*at).trace_id).write(context.trace_id);
+            ptr::addr_of_mut!((*at).span_id).write(context.span_id);
+            ptr::addr_of_mut!((*at).sampled).write(context.sampled);
+            ptr::addr_of_mut!((*at).random_trace_id).write(context.random_trace_id);
+            ptr::copy_nonoverlapping(body, ptr::addr_of_mut!((*at).body), 1);
+            if has_shared(context) {
+                keep_shared(&mut (*at).body, context);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn span_id(&self) -> u64 {
+        self.span_id
+    }
+
     /// The memory this record holds, its strings included: what the tracer's
     /// `max_buffered_bytes` bound counts. A few additions, not a walk over the span.
     #[inline]
     pub(crate) fn held_bytes(&self) -> usize {
-        CompactRecord::held_bytes_of(&self.body)
+        std::mem::size_of::<CompactRecord>()
+            + cow_heap(&self.body.operation)
+            + self.body.extension.as_ref().map_or(0, |e| e.heap_bytes())
     }
 
-    /// What a record of `body` holds (see `held_bytes`), before it is made.
+    /// What `CompactRecord::new(context, body)` will hold (see `held_bytes`), before it
+    /// is made.
     #[inline]
-    pub(crate) fn held_bytes_of(body: &Body) -> usize {
-        std::mem::size_of::<CompactRecord>()
-            + cow_heap(&body.operation)
-            + body.extension.as_ref().map_or(0, |e| e.heap_bytes())
+    pub(crate) fn held_bytes_of(context: &SpanContext, body: &Body) -> usize {
+        let extension = match &body.extension {
+            Some(extension) => extension.heap_bytes(),
+            None if has_shared(context) => std::mem::size_of::<Extension>(),
+            None => 0,
+        };
+        std::mem::size_of::<CompactRecord>() + cow_heap(&body.operation) + extension
     }
 
     /// The record the encoders read, on the reporter thread.
     pub(crate) fn expand(self) -> SpanRecord {
-        let CompactRecord { context, body } = self;
+        let CompactRecord {
+            trace_id_high,
+            trace_id,
+            span_id,
+            sampled,
+            random_trace_id,
+            body,
+        } = self;
         let inline = usize::from(body.inline);
         let mut tags: Tags = body.keys[..inline]
             .iter()
@@ -209,18 +337,35 @@ impl CompactRecord {
         for tag in extension.tags {
             tags.push(tag);
         }
+        let context = SpanContext {
+            random_trace_id,
+            baggage: extension.baggage,
+            tracestate: extension.tracestate,
+            ..SpanContext::from_ids(trace_id_high, trace_id, span_id, sampled)
+        };
         SpanRecord {
             context,
             operation: body.operation,
             parent: body.parent,
             more_references: extension.more_references,
-            start: body.start,
-            finish: body.finish,
+            start: body.start.moment(),
+            finish: body.finish.moment(),
             tags,
             logs: extension.logs,
             dropped_logs: extension.dropped_logs,
         }
     }
+}
+
+fn has_shared(context: &SpanContext) -> bool {
+    context.baggage.is_some() || context.tracestate.is_some()
+}
+
+#[cold]
+fn keep_shared(body: &mut Body, context: &SpanContext) {
+    let extension = body.extension();
+    extension.baggage = context.baggage.clone();
+    extension.tracestate = context.tracestate.clone();
 }
 
 /// The heap bytes one log holds: its fields' slots and strings.
@@ -237,10 +382,7 @@ impl CompactRecord {
         for (key, value) in tags {
             body.push_tag(key, value);
         }
-        CompactRecord {
-            context: SpanContext::new(1, span_id),
-            body,
-        }
+        CompactRecord::new(&SpanContext::new(1, span_id), body)
     }
 }
 
@@ -258,7 +400,7 @@ mod tests {
     #[test]
     fn the_common_span_is_small_and_inline() {
         assert!(
-            std::mem::size_of::<Inline>() <= 24,
+            std::mem::size_of::<Inline>() <= 16,
             "{}",
             std::mem::size_of::<Inline>()
         );
@@ -275,6 +417,56 @@ mod tests {
             "three static tags need no heap"
         );
         assert_eq!(record.held_bytes(), std::mem::size_of::<CompactRecord>());
+    }
+
+    #[test]
+    fn baggage_and_tracestate_travel_in_the_extension_and_are_counted() {
+        let mut context = SpanContext::new(1, 2);
+        context.set_baggage_item("tenant".into(), "acme".into());
+        context.tracestate = Some(Arc::from("vendor=1"));
+        context.random_trace_id = true;
+        let body = Body::new("op".into(), None, Moment::now());
+        let predicted = CompactRecord::held_bytes_of(&context, &body);
+        let record = CompactRecord::new(&context, body);
+        assert_eq!(record.held_bytes(), predicted);
+        assert!(predicted > std::mem::size_of::<CompactRecord>());
+        let expanded = record.expand();
+        assert_eq!(expanded.context, context);
+
+        // Without them, no extension.
+        let plain = SpanContext::new(1, 3);
+        let body = Body::new("op".into(), None, Moment::now());
+        assert_eq!(
+            CompactRecord::held_bytes_of(&plain, &body),
+            std::mem::size_of::<CompactRecord>()
+        );
+        assert!(CompactRecord::new(&plain, body).body.extension.is_none());
+    }
+
+    #[test]
+    fn inline_values_come_back_as_given() {
+        let values = [
+            Value::from("static text"),
+            Value::Int(-42),
+            Value::Float(2.5),
+            Value::Bool(true),
+            Value::Bool(false),
+        ];
+        let mut body = Body::new("op".into(), None, Moment::now());
+        for value in &values[..3] {
+            body.push_tag("k".into(), value.clone());
+        }
+        let mut more = Body::new("op".into(), None, Moment::now());
+        for value in &values[3..] {
+            more.push_tag("k".into(), value.clone());
+        }
+        let mut got: Vec<Value> = Vec::new();
+        for body in [body, more] {
+            assert!(body.extension.is_none());
+            let record = CompactRecord::new(&SpanContext::new(1, 2), body).expand();
+            got.extend(record.tags.iter().map(|(_, v)| v.clone()));
+        }
+        assert_eq!(got, values);
     }
 
     #[test]
@@ -306,11 +498,7 @@ mod tests {
         for n in 0..100 {
             body.push_log(log(n), 10);
         }
-        let record = CompactRecord {
-            context: SpanContext::new(1, 2),
-            body,
-        }
-        .expand();
+        let record = CompactRecord::new(&SpanContext::new(1, 2), body).expand();
         let kept: Vec<i64> = record
             .logs
             .iter()

@@ -535,16 +535,37 @@ impl Handoff {
     }
 
     /// Hands over the finished span `make` builds, of `bytes`, or counts it dropped (the
-    /// tracer is not running, or holds all it may). `make` is called (and the record
-    /// written in place) only when the span is taken: true then. Never blocks.
-    #[inline]
+    /// tracer is not running, or holds all it may). `make` is called only when the span
+    /// is taken: true then. Never blocks.
+    #[cfg(test)]
     pub(crate) fn finish(
         &'static self,
         bytes: usize,
         make: impl FnOnce() -> CompactRecord,
     ) -> bool {
+        // SAFETY: the closure initialises the slot.
+        unsafe {
+            self.finish_into(bytes, |slot| {
+                slot.write(make());
+            })
+        }
+    }
+
+    /// As `finish`, with `fill` writing the record straight into its slot: a span's
+    /// record is written once, where the reporter reads it.
+    ///
+    /// # Safety
+    ///
+    /// `fill` must initialise the record it is given.
+    #[inline]
+    pub(crate) unsafe fn finish_into(
+        &'static self,
+        bytes: usize,
+        fill: impl FnOnce(&mut MaybeUninit<CompactRecord>),
+    ) -> bool {
         let Some(lane) = self.lane() else {
-            return self.finish_aside(make());
+            // SAFETY: `fill` initialises the record (this function's contract).
+            return self.finish_aside(unsafe { filled(fill) });
         };
         bump(&lane.counts.finished, Relaxed);
         // SAFETY: this is the lane's own thread (it came from this thread's locals).
@@ -567,14 +588,15 @@ impl Handoff {
             unsafe { (*block).len.load(Relaxed) }
         };
         if len < BLOCK {
-            // SAFETY: as above; slot `len` is unwritten and unpublished: the reader stops
-            // at `len`.
+            // SAFETY: as above; slot `len` is unwritten and unpublished (the reader stops
+            // at `len`) until `fill` has initialised it.
             unsafe {
-                (*(*block).slots[len].get()).write(make());
+                fill(&mut *(*block).slots[len].get());
                 (*block).len.store(len + 1, Release);
             }
         } else {
-            self.next_block(lane, writer, make());
+            // SAFETY: `fill` initialises the record (this function's contract).
+            self.next_block(lane, writer, unsafe { filled(fill) });
         }
         true
     }
@@ -700,6 +722,19 @@ impl HandoffReceiver {
     }
 }
 
+/// The record `fill` writes, made on the stack (for the paths that write no lane slot).
+///
+/// # Safety
+///
+/// `fill` must initialise the record it is given.
+#[cold]
+unsafe fn filled(fill: impl FnOnce(&mut MaybeUninit<CompactRecord>)) -> CompactRecord {
+    let mut record = MaybeUninit::uninit();
+    fill(&mut record);
+    // SAFETY: initialised by `fill` (this function's contract).
+    unsafe { record.assume_init() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -782,7 +817,7 @@ mod tests {
                     CompactRecord::for_tests(round * 1000 + n + 1, Vec::new()),
                 );
             }
-            let ids: Vec<u64> = drained(&mut rx).iter().map(|r| r.context.span_id).collect();
+            let ids: Vec<u64> = drained(&mut rx).iter().map(|r| r.span_id()).collect();
             let want: Vec<u64> = (0..(3 * BLOCK as u64 + 5))
                 .map(|n| round * 1000 + n + 1)
                 .collect();

@@ -4,7 +4,7 @@
 
 use crate::compact::{Body, CompactRecord};
 use crate::context::SpanContext;
-use crate::record::{Field, LogRecord, Moment, Reference, Relationship};
+use crate::record::{Field, LogRecord, Moment, Reference, Relationship, Stamp};
 use crate::tracer::Tracer;
 use crate::{Error, Value};
 use opentelemetry::trace::{SpanKind, Status};
@@ -276,7 +276,7 @@ fn convert(data: SpanData, max_logs: usize, drop_logs: bool) -> CompactRecord {
     }
 
     let mut body = Body::new(data.name, parent, Moment::Wall(data.start_time));
-    body.finish = Moment::Wall(data.end_time.max(data.start_time));
+    body.finish = Stamp::of(Moment::Wall(data.end_time.max(data.start_time)));
     for (key, value) in tags {
         body.push_tag(key, value);
     }
@@ -299,7 +299,7 @@ fn convert(data: SpanData, max_logs: usize, drop_logs: bool) -> CompactRecord {
             );
         }
     }
-    CompactRecord { context, body }
+    CompactRecord::new(&context, body)
 }
 
 /// An attribute value as a tag value, keeping its type; arrays become JSON.

@@ -1259,7 +1259,7 @@ mod tests {
             );
         }
         let context = SpanContext::new(1, 2);
-        let mut r = crate::compact::CompactRecord { context, body }.expand();
+        let mut r = crate::compact::CompactRecord::new(&context, body).expand();
         let dropped = r.dropped_logs;
         assert!(dropped > 0);
         crate::encode::normalize(

@@ -5,7 +5,7 @@ use crate::context::SpanContext;
 use crate::Value;
 use std::borrow::Cow;
 use std::sync::OnceLock;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A point in time as the caller took it: a raw reading of the CPU's time-stamp counter
 /// (`quanta`, a few nanoseconds where an OS clock read costs 30), scaled and converted to
@@ -26,6 +26,53 @@ impl Moment {
     #[inline]
     pub(crate) fn now() -> Moment {
         Moment::Mono(clock().raw())
+    }
+}
+
+/// A [`Moment`] in 8 bytes, as a running span keeps its times: a counter reading, or
+/// (the top bit set) a wall-clock time in nanoseconds from the Unix epoch, signed in the
+/// other 63 bits (about 146 years either side of 1970; times beyond are clamped).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stamp(u64);
+
+const WALL: u64 = 1 << 63;
+/// The furthest wall time from the epoch a stamp holds, in nanoseconds.
+const WALL_RANGE: i128 = (1 << 62) - 1;
+
+impl Stamp {
+    /// The time of `moment`.
+    #[inline]
+    pub(crate) fn of(moment: Moment) -> Stamp {
+        match moment {
+            // (A counter reading's top bit is clear: 2^63 ticks are decades of uptime.)
+            Moment::Mono(raw) => Stamp(raw & !WALL),
+            Moment::Wall(time) => Stamp::wall(time),
+        }
+    }
+
+    #[cold]
+    fn wall(time: SystemTime) -> Stamp {
+        let nanos = match time.duration_since(UNIX_EPOCH) {
+            Ok(after) => after.as_nanos() as i128,
+            Err(before) => -(before.duration().as_nanos() as i128),
+        };
+        let nanos = nanos.clamp(-WALL_RANGE, WALL_RANGE) as i64;
+        Stamp(WALL | (nanos as u64 & !WALL))
+    }
+
+    /// The moment this stamp holds.
+    pub(crate) fn moment(self) -> Moment {
+        if self.0 & WALL == 0 {
+            return Moment::Mono(self.0);
+        }
+        // Sign-extends the 63 bits below the flag.
+        let nanos = ((self.0 << 1) as i64) >> 1;
+        let offset = Duration::from_nanos(nanos.unsigned_abs());
+        Moment::Wall(if nanos >= 0 {
+            UNIX_EPOCH + offset
+        } else {
+            UNIX_EPOCH - offset
+        })
     }
 }
 
@@ -126,5 +173,40 @@ pub(crate) struct SpanRecord {
 impl SpanRecord {
     pub(crate) fn references(&self) -> impl Iterator<Item = &Reference> {
         self.parent.iter().chain(self.more_references.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wall_of(stamp: Stamp) -> SystemTime {
+        match stamp.moment() {
+            Moment::Wall(time) => time,
+            Moment::Mono(_) => panic!("a wall time came back as a counter reading"),
+        }
+    }
+
+    #[test]
+    fn stamps_keep_wall_times_either_side_of_the_epoch() {
+        for time in [
+            UNIX_EPOCH,
+            UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789),
+            UNIX_EPOCH - Duration::from_millis(1500),
+            UNIX_EPOCH - Duration::new(3_000_000_000, 1),
+        ] {
+            assert_eq!(wall_of(Stamp::of(Moment::Wall(time))), time);
+        }
+        // Beyond the range: clamped, not wrapped.
+        let far = UNIX_EPOCH + Duration::from_secs(400 * 365 * 86_400);
+        let kept = wall_of(Stamp::of(Moment::Wall(far)));
+        assert!(kept > UNIX_EPOCH + Duration::from_secs(140 * 365 * 86_400));
+        assert!(kept < far);
+    }
+
+    #[test]
+    fn stamps_keep_counter_readings() {
+        let raw = clock().raw();
+        assert!(matches!(Stamp::of(Moment::Mono(raw)).moment(), Moment::Mono(r) if r == raw));
     }
 }

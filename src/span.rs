@@ -5,7 +5,7 @@ use crate::compact::{Body, CompactRecord};
 use crate::context::SpanContext;
 use crate::handoff::Handoff;
 use crate::ids::next_id;
-use crate::record::{LogRecord, Moment, Reference, Relationship};
+use crate::record::{LogRecord, Moment, Reference, Relationship, Stamp};
 use crate::tracer::Tracer;
 use crate::Value;
 use std::borrow::Cow;
@@ -265,8 +265,8 @@ impl<'t> SpanBuilder<'t> {
                     if implicit.is_some() {
                         body.parent = implicit;
                     }
-                    body.start = start;
-                    body.finish = start;
+                    body.start = Stamp::of(start);
+                    body.finish = Stamp::of(start);
                     body
                 }
             }),
@@ -298,7 +298,7 @@ impl<'t> SpanBuilder<'t> {
 /// The context of a new span: a child of `parent`, else of the thread's active span
 /// (unless `no_parent`), else the root of a new trace; with the `CHILD_OF` reference to
 /// the active span when it is the parent.
-#[inline]
+#[inline(always)]
 fn context_for(parent: Option<SpanContext>, no_parent: bool) -> (SpanContext, Option<Reference>) {
     let mut implicit = None;
     let parent = match parent {
@@ -780,15 +780,15 @@ impl Span {
                 // stage says it is gone, and it is either moved out once (into the
                 // hand-off) or dropped once.
                 let body = unsafe { self.body.assume_init_mut() };
-                body.finish = finish;
+                body.finish = Stamp::of(finish);
                 // SAFETY: the context is written unless the span is a no-op one.
                 let context = unsafe { self.context.assume_init_ref() };
-                let bytes = CompactRecord::held_bytes_of(body);
-                let taken = spans.finish(bytes, || CompactRecord {
-                    context: context.clone(),
-                    // SAFETY: read once, here; the span no longer owns it.
-                    body: unsafe { std::ptr::read(body) },
-                });
+                let bytes = CompactRecord::held_bytes_of(context, body);
+                // SAFETY: the record is written whole, its body moved out of the span once,
+                // here (the span no longer owns it).
+                let taken = unsafe {
+                    spans.finish_into(bytes, |slot| CompactRecord::write(slot, context, body))
+                };
                 if !taken {
                     // SAFETY: not moved out: dropped once, here.
                     unsafe { self.body.assume_init_drop() };
