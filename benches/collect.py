@@ -555,7 +555,9 @@ def generate():
         rows = []
         oi = fig.x("instructions_otel", "instructions_per_span")
         fi = fig.x("instructions_fastrace", "instructions_per_span")
-        for key, label in [("builder", "lightstep builder"), ("macro", "lightstep `span!`"),
+        for key, label in [("builder", "lightstep builder"),
+                           ("nested", "lightstep `start_active`, 3 nested levels"),
+                           ("macro", "lightstep `span!`"),
                            ("noop", "lightstep no-op `span!`"),
                            ("otel", "opentelemetry_sdk"), ("fastrace", "fastrace")]:
             v = fig.x(f"instructions_{key}", "instructions_per_span")

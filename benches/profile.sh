@@ -27,7 +27,7 @@ if [ -z "$build" ]; then
     exit 1
 fi
 
-for mode in builder macro noop otel fastrace; do
+for mode in builder nested macro noop otel fastrace; do
     valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.$mode" \
         --toggle-collect='*profiled_*' "$build" "$n" "$mode" 2>"$out/valgrind.$mode.log"
     total=$(sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$out/callgrind.$mode" | head -n 1)

@@ -248,7 +248,7 @@ pub(crate) struct CompactRecord {
 impl CompactRecord {
     /// The record of a span of `context` (its baggage and `tracestate`, if any, move to
     /// the body's extension).
-    #[inline]
+    #[cfg(any(test, feature = "opentelemetry"))]
     pub(crate) fn new(context: &SpanContext, mut body: Body) -> CompactRecord {
         if has_shared(context) {
             keep_shared(&mut body, context);
