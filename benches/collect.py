@@ -494,6 +494,23 @@ def generate():
     add(table(["threads", "aggregate per span (95 % CI)", "aggregate spans/s",
                "per thread per span", "throughput vs 1 thread", "dropped"], rows))
     add("")
+    cpu_one = fig.x("sched_threads_1", "on_cpu_ns_per_span")
+    if cpu_one:
+        add("Each producer thread's own time per span over all its rounds, split by its CPU "
+            "time (`CLOCK_THREAD_CPUTIME_ID`): on a CPU (what contention for cache lines or "
+            "locks would raise) and the rest of its own wall time, off a CPU (what more "
+            "threads than cores must spend).")
+        add("")
+        rows = []
+        for t in (1, 2, 4):
+            cpu = fig.x(f"sched_threads_{t}", "on_cpu_ns_per_span")
+            wait = fig.x(f"sched_threads_{t}", "waiting_ns_per_span")
+            rows.append([t, ns(cpu) if cpu is not None else "—",
+                         ratio(cpu / cpu_one) if cpu is not None else "—",
+                         ns(wait) if wait is not None else "—"])
+        add(table(["threads", "on a CPU per span, per thread", "vs 1 thread",
+                   "off a CPU per span, per thread"], rows))
+        add("")
 
     # --- end to end
     add("### End to end: delivered to a `LocalCollector` over loopback, default options")
