@@ -341,6 +341,12 @@ def generate():
     add(f"On {m['nproc']} cores, 4 threads share the cores with each other and the reporter "
         "thread: a thread's time per span includes the time it waits for a core, so the "
         "4-thread row is at best (4 ÷ cores)× one thread's there.")
+    cpu_one = fig.x("sched_threads_1", "on_cpu_ns_per_span")
+    cpu_four = fig.x("sched_threads_4", "on_cpu_ns_per_span")
+    if cpu_one and cpu_four:
+        add(f"Each of the 4 threads' CPU time per span was {ratio(cpu_four / cpu_one)} one "
+            "thread's alone (Contention, below): the rest of the wall-time ratio is the "
+            "cores' sharing, not contention between the threads.")
     add("")
 
     # --- hot path
