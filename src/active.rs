@@ -83,31 +83,35 @@ fn get(stack: &Inline, i: usize) -> Option<Entry> {
     }
 }
 
-/// Writes level `i` (at most the stack's length).
+/// Writes level `i` (at most the stack's length); false if it could not (the thread's
+/// locals are being torn down).
 #[inline(never)]
-fn set(stack: &Inline, i: usize, entry: Entry) {
+fn set(stack: &Inline, i: usize, entry: Entry) -> bool {
     if i < INLINE {
         // SAFETY: as in `get`.
         unsafe { (*stack.entries.get())[i] = entry };
-    } else {
-        let _ = DEEP.try_with(|deep| {
-            let mut deep = deep.borrow_mut();
-            let at = i - INLINE;
-            deep.truncate(at);
-            deep.push(entry);
-        });
+        return true;
     }
+    DEEP.try_with(|deep| {
+        let mut deep = deep.borrow_mut();
+        deep.truncate(i - INLINE);
+        deep.push(entry);
+    })
+    .is_ok()
 }
 
 /// The innermost active span of this thread.
 #[inline]
 pub(crate) fn current() -> Option<SpanContext> {
-    let entry = STACK.with(|stack| match stack.len.get() {
-        0 => None,
-        // SAFETY: as in `get`.
-        len @ 1..=INLINE => Some(unsafe { (*stack.entries.get())[len - 1] }),
-        len => get(stack, len - 1),
-    })?;
+    let entry = STACK
+        .try_with(|stack| match stack.len.get() {
+            0 => None,
+            // SAFETY: as in `get`.
+            len @ 1..=INLINE => Some(unsafe { (*stack.entries.get())[len - 1] }),
+            len => get(stack, len - 1),
+        })
+        .ok()
+        .flatten()?;
     let mut context = SpanContext::from_ids(
         entry.trace_id_high,
         entry.trace_id,
@@ -140,24 +144,25 @@ fn add_shared(context: &mut SpanContext) {
 #[inline]
 pub(crate) fn push(context: &SpanContext) {
     let entry = Entry::of(context);
-    if entry.shared {
-        keep_shared(context);
-    }
-    STACK.with(|stack| {
+    let _ = STACK.try_with(|stack| {
         let len = stack.len.get();
         if len < INLINE {
             // SAFETY: as in `get`.
             unsafe { (*stack.entries.get())[len] = entry };
-        } else {
-            set(stack, len, entry);
+        } else if !set(stack, len, entry) {
+            return;
         }
         stack.len.set(len + 1);
+        if entry.shared {
+            keep_shared(context, false);
+        }
     });
 }
 
-/// Keeps (or replaces) the shared parts of `context`.
+/// Keeps the shared parts of `context`: one entry per stack entry (a span entered twice
+/// has two), or, with `replace`, in place of the newest entry for its span.
 #[cold]
-fn keep_shared(context: &SpanContext) {
+fn keep_shared(context: &SpanContext, replace: bool) {
     let _ = SHARED.try_with(|shared| {
         let mut shared = shared.borrow_mut();
         let parts = Shared {
@@ -165,13 +170,13 @@ fn keep_shared(context: &SpanContext) {
             baggage: context.baggage.clone(),
             tracestate: context.tracestate.clone(),
         };
-        match shared
+        let newest = shared
             .iter_mut()
             .rev()
-            .find(|s| s.span_id == context.span_id)
-        {
-            Some(slot) => *slot = parts,
-            None => shared.push(parts),
+            .find(|s| s.span_id == context.span_id);
+        match newest {
+            Some(slot) if replace => *slot = parts,
+            _ => shared.push(parts),
         }
     });
 }
@@ -188,7 +193,7 @@ fn forget_shared(span_id: u64) {
 
 /// Replaces the entry for `context.span_id` in place (after its baggage changed).
 pub(crate) fn update(context: &SpanContext) {
-    STACK.with(|stack| {
+    let _ = STACK.try_with(|stack| {
         let len = stack.len.get();
         if let Some(i) = (0..len)
             .rev()
@@ -196,7 +201,8 @@ pub(crate) fn update(context: &SpanContext) {
         {
             let entry = Entry::of(context);
             if entry.shared {
-                keep_shared(context);
+                let was_shared = get(stack, i).is_some_and(|e| e.shared);
+                keep_shared(context, was_shared);
             }
             set_in_place(stack, i, entry);
         }
@@ -221,7 +227,7 @@ fn set_in_place(stack: &Inline, i: usize, entry: Entry) {
 /// rest of the stack as it was.
 #[inline]
 pub(crate) fn remove(span_id: u64) {
-    STACK.with(|stack| {
+    let _ = STACK.try_with(|stack| {
         let len = stack.len.get();
         if len == 0 {
             return;
@@ -326,6 +332,22 @@ mod tests {
             Some("other")
         );
         remove(10);
+        assert!(current().is_none());
+        assert_eq!(SHARED.with(|shared| shared.borrow().len()), 0);
+    }
+
+    #[test]
+    fn a_span_entered_twice_keeps_its_baggage_until_both_are_left() {
+        // (What a `tracing` span re-entered on its own thread does.)
+        let mut context = SpanContext::new(3, 30);
+        context.set_baggage_item("tenant".into(), "acme".into());
+        push(&context);
+        push(&context);
+        remove(30);
+        let top = current().expect("still entered once");
+        assert_eq!(top.span_id, 30);
+        assert_eq!(top.baggage_item("tenant"), Some("acme"));
+        remove(30);
         assert!(current().is_none());
         assert_eq!(SHARED.with(|shared| shared.borrow().len()), 0);
     }

@@ -273,6 +273,31 @@ fn tracing_spans_and_lightstep_guards_nest_both_ways() {
 }
 
 #[test]
+fn a_re_entered_tracing_span_keeps_its_baggage_for_children() {
+    let (collector, tracer) = tracer();
+    let mut seen = None;
+    traced(&tracer, || {
+        let mut request = tracer.span("request").start_active();
+        request.set_baggage_item("tenant", "acme");
+        let handler = tracing::info_span!("handler");
+        let _outer = handler.enter();
+        {
+            // `tracing` lets a span be entered again while it is entered.
+            let _again = handler.enter();
+        }
+        let query = tracer.span("query").start();
+        seen = query.baggage_item("tenant").map(str::to_owned);
+    });
+    assert_eq!(
+        seen.as_deref(),
+        Some("acme"),
+        "the baggage survived the re-entry"
+    );
+    let spans = collector.spans();
+    assert!(child_of(named(&spans, "query"), named(&spans, "handler")));
+}
+
+#[test]
 fn the_global_layer_reports_to_the_global_tracer_with_span_macro() {
     let collector = lightstep::collector::LocalCollector::start().expect("collector");
     // Installed before `init`: spans made then go nowhere.
