@@ -114,10 +114,6 @@ pub(crate) struct Extension {
     pub(crate) dropped_logs: u64,
     /// The heap bytes of the strings of the tags and logs, counted as they arrive.
     heap: usize,
-    /// The span's baggage and `tracestate`, moved here at the finish (the record keeps
-    /// only the ids of its context).
-    baggage: Option<Arc<Baggage>>,
-    tracestate: Option<Arc<str>>,
 }
 
 impl Extension {
@@ -142,6 +138,10 @@ pub(crate) struct Body {
     keys: [&'static str; INLINE_TAGS],
     values: [Inline; INLINE_TAGS],
     inline: u8,
+    /// The context's flags, set when the record is made (kept here, in the body's spare
+    /// bytes, rather than in the record).
+    sampled: bool,
+    random_trace_id: bool,
     extension: Option<Box<Extension>>,
 }
 
@@ -160,6 +160,8 @@ impl Body {
             keys: [""; INLINE_TAGS],
             values: [Inline::EMPTY; INLINE_TAGS],
             inline: 0,
+            sampled: true,
+            random_trace_id: false,
             extension: None,
         }
     }
@@ -234,37 +236,34 @@ impl Body {
     }
 }
 
-/// A finished span on its way to the reporter: the ids of its context and its body.
+/// A finished span on its way to the reporter: its context (the ids, and the shared
+/// baggage and `tracestate`, if any) and its body.
 #[derive(Debug)]
 pub(crate) struct CompactRecord {
     trace_id_high: u64,
     trace_id: u64,
     span_id: u64,
-    sampled: bool,
-    random_trace_id: bool,
+    baggage: Option<Arc<Baggage>>,
+    tracestate: Option<Arc<str>>,
     pub(crate) body: Body,
 }
 
 impl CompactRecord {
-    /// The record of a span of `context` (its baggage and `tracestate`, if any, move to
-    /// the body's extension).
+    /// The record of a span of `context`.
     #[cfg(any(test, feature = "opentelemetry"))]
-    pub(crate) fn new(context: &SpanContext, mut body: Body) -> CompactRecord {
-        if has_shared(context) {
-            keep_shared(&mut body, context);
-        }
-        CompactRecord {
-            trace_id_high: context.trace_id_high,
-            trace_id: context.trace_id,
-            span_id: context.span_id,
-            sampled: context.sampled,
-            random_trace_id: context.random_trace_id,
-            body,
+    pub(crate) fn new(context: &SpanContext, body: Body) -> CompactRecord {
+        let mut slot = MaybeUninit::uninit();
+        let body = std::mem::ManuallyDrop::new(body);
+        // SAFETY: the body is read once, here, and not dropped (it is moved into the slot,
+        // which `write` initialises whole).
+        unsafe {
+            CompactRecord::write(&mut slot, context, &*body);
+            slot.assume_init()
         }
     }
 
     /// Writes the record of a span of `context` and `body` into `slot`, moving the body
-    /// (as `new` does, without building the record elsewhere first).
+    /// (without building the record elsewhere first).
     ///
     /// # Safety
     ///
@@ -277,17 +276,17 @@ impl CompactRecord {
     ) {
         let at = slot.as_mut_ptr();
         // SAFETY: every field of the slot is written once, from valid values; the body is
-        // moved in (this function's contract).
+        // moved in (this function's contract). Nothing here can panic between the writes
+        // (an `Arc` clone aborts on overflow).
         unsafe {
             ptr::addr_of_mut!((*at).trace_id_high).write(context.trace_id_high);
             ptr::addr_of_mut!((*at).trace_id).write(context.trace_id);
             ptr::addr_of_mut!((*at).span_id).write(context.span_id);
-            ptr::addr_of_mut!((*at).sampled).write(context.sampled);
-            ptr::addr_of_mut!((*at).random_trace_id).write(context.random_trace_id);
+            ptr::addr_of_mut!((*at).baggage).write(context.baggage.clone());
+            ptr::addr_of_mut!((*at).tracestate).write(context.tracestate.clone());
             ptr::copy_nonoverlapping(body, ptr::addr_of_mut!((*at).body), 1);
-            if has_shared(context) {
-                keep_shared(&mut (*at).body, context);
-            }
+            (*at).body.sampled = context.sampled;
+            (*at).body.random_trace_id = context.random_trace_id;
         }
     }
 
@@ -298,23 +297,19 @@ impl CompactRecord {
 
     /// The memory this record holds, its strings included: what the tracer's
     /// `max_buffered_bytes` bound counts. A few additions, not a walk over the span.
+    /// (Baggage and `tracestate` are shared with the span's context and its children,
+    /// and not counted.)
     #[inline]
     pub(crate) fn held_bytes(&self) -> usize {
-        std::mem::size_of::<CompactRecord>()
-            + cow_heap(&self.body.operation)
-            + self.body.extension.as_ref().map_or(0, |e| e.heap_bytes())
+        CompactRecord::held_bytes_of(&self.body)
     }
 
-    /// What `CompactRecord::new(context, body)` will hold (see `held_bytes`), before it
-    /// is made.
+    /// What a record of `body` holds (see `held_bytes`), before it is made.
     #[inline]
-    pub(crate) fn held_bytes_of(context: &SpanContext, body: &Body) -> usize {
-        let extension = match &body.extension {
-            Some(extension) => extension.heap_bytes(),
-            None if has_shared(context) => std::mem::size_of::<Extension>(),
-            None => 0,
-        };
-        std::mem::size_of::<CompactRecord>() + cow_heap(&body.operation) + extension
+    pub(crate) fn held_bytes_of(body: &Body) -> usize {
+        std::mem::size_of::<CompactRecord>()
+            + cow_heap(&body.operation)
+            + body.extension.as_ref().map_or(0, |e| e.heap_bytes())
     }
 
     /// The record the encoders read, on the reporter thread.
@@ -323,8 +318,8 @@ impl CompactRecord {
             trace_id_high,
             trace_id,
             span_id,
-            sampled,
-            random_trace_id,
+            baggage,
+            tracestate,
             body,
         } = self;
         let inline = usize::from(body.inline);
@@ -338,10 +333,10 @@ impl CompactRecord {
             tags.push(tag);
         }
         let context = SpanContext {
-            random_trace_id,
-            baggage: extension.baggage,
-            tracestate: extension.tracestate,
-            ..SpanContext::from_ids(trace_id_high, trace_id, span_id, sampled)
+            random_trace_id: body.random_trace_id,
+            baggage,
+            tracestate,
+            ..SpanContext::from_ids(trace_id_high, trace_id, span_id, body.sampled)
         };
         SpanRecord {
             context,
@@ -355,17 +350,6 @@ impl CompactRecord {
             dropped_logs: extension.dropped_logs,
         }
     }
-}
-
-fn has_shared(context: &SpanContext) -> bool {
-    context.baggage.is_some() || context.tracestate.is_some()
-}
-
-#[cold]
-fn keep_shared(body: &mut Body, context: &SpanContext) {
-    let extension = body.extension();
-    extension.baggage = context.baggage.clone();
-    extension.tracestate = context.tracestate.clone();
 }
 
 /// The heap bytes one log holds: its fields' slots and strings.
@@ -420,27 +404,25 @@ mod tests {
     }
 
     #[test]
-    fn baggage_and_tracestate_travel_in_the_extension_and_are_counted() {
+    fn baggage_and_tracestate_travel_with_the_record_without_a_box() {
         let mut context = SpanContext::new(1, 2);
         context.set_baggage_item("tenant".into(), "acme".into());
         context.tracestate = Some(Arc::from("vendor=1"));
         context.random_trace_id = true;
         let body = Body::new("op".into(), None, Moment::now());
-        let predicted = CompactRecord::held_bytes_of(&context, &body);
+        let predicted = CompactRecord::held_bytes_of(&body);
         let record = CompactRecord::new(&context, body);
+        assert!(record.body.extension.is_none(), "no allocation for them");
         assert_eq!(record.held_bytes(), predicted);
-        assert!(predicted > std::mem::size_of::<CompactRecord>());
-        let expanded = record.expand();
-        assert_eq!(expanded.context, context);
+        assert_eq!(predicted, std::mem::size_of::<CompactRecord>());
+        assert_eq!(record.expand().context, context);
 
-        // Without them, no extension.
-        let plain = SpanContext::new(1, 3);
+        let unsampled = SpanContext::new(1, 3).with_sampled(false);
         let body = Body::new("op".into(), None, Moment::now());
         assert_eq!(
-            CompactRecord::held_bytes_of(&plain, &body),
-            std::mem::size_of::<CompactRecord>()
+            CompactRecord::new(&unsampled, body).expand().context,
+            unsampled
         );
-        assert!(CompactRecord::new(&plain, body).body.extension.is_none());
     }
 
     #[test]

@@ -783,7 +783,7 @@ impl Span {
                 body.finish = Stamp::of(finish);
                 // SAFETY: the context is written unless the span is a no-op one.
                 let context = unsafe { self.context.assume_init_ref() };
-                let bytes = CompactRecord::held_bytes_of(context, body);
+                let bytes = CompactRecord::held_bytes_of(body);
                 // SAFETY: the record is written whole, its body moved out of the span once,
                 // here (the span no longer owns it).
                 let taken = unsafe {
