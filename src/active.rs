@@ -275,6 +275,11 @@ fn remove_slow(stack: &Inline, len: usize, span_id: u64) {
 mod tests {
     use super::*;
 
+    /// How many contexts' shared parts this thread keeps aside.
+    fn kept_aside() -> usize {
+        SHARED.with(|shared| shared.borrow().len())
+    }
+
     #[test]
     fn out_of_order_removal_keeps_the_rest() {
         push(&SpanContext::new(1, 10));
@@ -334,7 +339,7 @@ mod tests {
         );
         remove(10);
         assert!(current().is_none());
-        assert_eq!(SHARED.with(|shared| shared.borrow().len()), 0);
+        assert_eq!(kept_aside(), 0);
     }
 
     #[test]
@@ -350,7 +355,7 @@ mod tests {
         assert_eq!(top.baggage_item("tenant"), Some("acme"));
         remove(30);
         assert!(current().is_none());
-        assert_eq!(SHARED.with(|shared| shared.borrow().len()), 0);
+        assert_eq!(kept_aside(), 0);
     }
 
     #[test]
@@ -361,6 +366,6 @@ mod tests {
         update(&context);
         assert_eq!(current().expect("active").baggage_item("k"), Some("v"));
         remove(20);
-        assert_eq!(SHARED.with(|shared| shared.borrow().len()), 0);
+        assert_eq!(kept_aside(), 0);
     }
 }
