@@ -335,3 +335,37 @@ fn span_tag_values_may_use_the_question_mark_and_go_unevaluated_before_init() {
     assert_eq!(traced("x", &mut evaluated), Ok(1));
     assert_eq!(evaluated, 0);
 }
+
+#[test]
+fn the_handles_stay_shareable_across_threads() {
+    // Checked by the compiler: `Tracer` stays `Clone + Send + Sync`, a span and its
+    // context can move to (and be shared with) other threads.
+    fn shareable<T: Send + Sync + 'static>() {}
+    fn cloneable<T: Clone>() {}
+    shareable::<lightstep::Tracer>();
+    cloneable::<lightstep::Tracer>();
+    shareable::<lightstep::Span>();
+    shareable::<lightstep::SpanContext>();
+    cloneable::<lightstep::SpanContext>();
+    // And a span moved to another thread is finished there and delivered.
+    let (collector, tracer) = tracer();
+    let span = tracer.span("moved").tag("k", "v").start();
+    std::thread::spawn(move || drop(span))
+        .join()
+        .expect("thread");
+    tracer.flush(WAIT).expect("flush");
+    assert_eq!(collector.spans()[0].operation_name, "moved");
+}
+
+#[test]
+fn explicit_times_before_the_epoch_reach_the_collector_as_given() {
+    let (collector, tracer) = tracer();
+    let start = UNIX_EPOCH - Duration::from_millis(1500);
+    let mut span = tracer.span("historic").start_time(start).start();
+    span.finish_at(start + Duration::from_millis(250));
+    tracer.flush(WAIT).expect("flush");
+    let span = &collector.spans()[0];
+    let ts = span.start_timestamp.expect("start");
+    assert_eq!((ts.seconds, ts.nanos), (-2, 500_000_000));
+    assert_eq!(span.duration_micros, 250_000);
+}
