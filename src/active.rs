@@ -83,8 +83,8 @@ fn get(stack: &Inline, i: usize) -> Option<Entry> {
     }
 }
 
-/// Writes level `i` (at most the stack's length); false if it could not (the thread's
-/// locals are being torn down).
+/// Writes level `i` (at most the stack's length: level `len` is a push); false if it
+/// could not (the thread's locals are being torn down).
 #[inline(never)]
 fn set(stack: &Inline, i: usize, entry: Entry) -> bool {
     if i < INLINE {
@@ -94,8 +94,10 @@ fn set(stack: &Inline, i: usize, entry: Entry) -> bool {
     }
     DEEP.try_with(|deep| {
         let mut deep = deep.borrow_mut();
-        deep.truncate(i - INLINE);
-        deep.push(entry);
+        match deep.get_mut(i - INLINE) {
+            Some(slot) => *slot = entry,
+            None => deep.push(entry),
+        }
     })
     .is_ok()
 }
@@ -204,23 +206,9 @@ pub(crate) fn update(context: &SpanContext) {
                 let was_shared = get(stack, i).is_some_and(|e| e.shared);
                 keep_shared(context, was_shared);
             }
-            set_in_place(stack, i, entry);
+            set(stack, i, entry);
         }
     });
-}
-
-/// Writes level `i` of a stack that keeps its length.
-#[inline(never)]
-fn set_in_place(stack: &Inline, i: usize, entry: Entry) {
-    if i < INLINE {
-        set(stack, i, entry);
-    } else {
-        let _ = DEEP.try_with(|deep| {
-            if let Some(slot) = deep.borrow_mut().get_mut(i - INLINE) {
-                *slot = entry;
-            }
-        });
-    }
 }
 
 /// Removes the entry for `span_id`, wherever it is: guards dropped out of order leave the
@@ -262,7 +250,7 @@ fn remove_slow(stack: &Inline, len: usize, span_id: u64) {
     }
     for j in i..len - 1 {
         if let Some(next) = get(stack, j + 1) {
-            set_in_place(stack, j, next);
+            set(stack, j, next);
         }
     }
     if len > INLINE {

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::mem::MaybeUninit;
 use std::ops::{Deref, DerefMut};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// Configures a span before it starts; made by [`Tracer::span`].
 ///
@@ -76,7 +76,8 @@ impl<'t> SpanBuilder<'t> {
         }
         let operation = &mut self.operation;
         Some(self.body.get_or_insert_with(|| {
-            Body::new(std::mem::take(operation), None, Moment::Wall(UNIX_EPOCH))
+            // (A placeholder time: `start` sets the times.)
+            Body::new(std::mem::take(operation), None, Moment::Mono(0))
         }))
     }
 
@@ -266,7 +267,7 @@ impl<'t> SpanBuilder<'t> {
                         body.parent = implicit;
                     }
                     body.start = Stamp::of(start);
-                    body.finish = Stamp::of(start);
+                    body.finish = body.start;
                     body
                 }
             }),
